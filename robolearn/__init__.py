@@ -1,0 +1,1 @@
+"""RoboLearn ChatKit server."""
