@@ -1,0 +1,137 @@
+"""One validated Settings object, read from the environment at startup.
+
+A bad value fails fast with :class:`ConfigError` naming the variable, so a typo in a deployment
+shows up at boot rather than at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal, TypeVar, cast
+
+import attrs
+import platformdirs
+
+__all__ = ["ConfigError", "Settings"]
+
+_T = TypeVar("_T")
+
+AuthMode = Literal["jwt", "dev"]
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value the server cannot use."""
+
+
+def _default_data_dir() -> Path:
+    return platformdirs.user_data_path("robolearn")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything the server can be told from outside. Build it with :meth:`from_env`."""
+
+    database_url: str | None = None
+    data_dir: Path = attrs.field(factory=_default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth: AuthMode = "jwt"
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_timeout: float = 3.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default: the process environment)."""
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        settings = cls(
+            database_url=reader.text("DATABASE_URL"),
+            data_dir=reader.parse("ROBOLEARN_DATA_DIR", _path, _default_data_dir()),
+            host=reader.text("ROBOLEARN_HOST") or "127.0.0.1",
+            port=reader.parse("ROBOLEARN_PORT", _int_in(1, 65535), 8000),
+            auth=cast(AuthMode, reader.parse("ROBOLEARN_AUTH", _choice("jwt", "dev"), "jwt")),
+            db_pool_min=reader.parse("ROBOLEARN_DB_POOL_MIN", _int_in(0, 1000), 2),
+            db_pool_max=reader.parse("ROBOLEARN_DB_POOL_MAX", _int_in(1, 1000), 10),
+            db_timeout=reader.parse("ROBOLEARN_DB_TIMEOUT", _float_in(0.1, 300.0), 3.0),
+            log_level=reader.parse(
+                "ROBOLEARN_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+            ),
+        )
+        if settings.db_pool_min > settings.db_pool_max:
+            raise ConfigError(
+                f"ROBOLEARN_DB_POOL_MIN ({settings.db_pool_min}) must not exceed "
+                f"ROBOLEARN_DB_POOL_MAX ({settings.db_pool_max})"
+            )
+        return settings
+
+    def describe(self) -> dict[str, str]:
+        """The settings as text for the boot log, with secrets masked."""
+        shown = {field.name: str(getattr(self, field.name)) for field in attrs.fields(Settings)}
+        if self.database_url:
+            shown["database_url"] = _mask_url(self.database_url)
+        return shown
+
+
+@attrs.frozen
+class _Reader:
+    env: Mapping[str, str]
+
+    def text(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def parse(self, name: str, parser: Callable[[str], _T], default: _T) -> _T:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return parser(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from None
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not low <= value <= high:
+            raise ValueError(f"expected a number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        for choice in choices:
+            if raw.lower() == choice.lower():
+                return choice
+        raise ValueError(f"expected one of {', '.join(choices)}")
+
+    return parse
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,27 @@
+"""ChatKit storage on PostgreSQL.
+
+``open_store(database_url)`` is the entry point: it starts embedded PostgreSQL when no URL is
+given, applies migrations, and yields a :class:`PostgresStore` that implements
+``chatkit.store.Store`` with per-user isolation.
+"""
+
+from ._embedded import EmbeddedPostgres, open_embedded_postgres
+from ._errors import InvalidStoreInput, NotFoundError, PayloadTooLarge, StoreUnavailable
+from ._migrations import apply_migrations, load_migrations
+from ._open import open_store
+from ._postgres import PostgresStore, StoreContext, StoreLimits
+
+__all__ = [
+    "EmbeddedPostgres",
+    "InvalidStoreInput",
+    "NotFoundError",
+    "PayloadTooLarge",
+    "PostgresStore",
+    "StoreContext",
+    "StoreLimits",
+    "StoreUnavailable",
+    "apply_migrations",
+    "load_migrations",
+    "open_embedded_postgres",
+    "open_store",
+]

@@ -1,0 +1,80 @@
+"""open_store: the one public way to get a store (tests, tools and the app all use it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+from psycopg_pool import ConnectionPool
+
+from ._embedded import open_embedded_postgres
+from ._errors import StoreUnavailable
+from ._postgres import PostgresStore, StoreLimits
+
+__all__ = ["open_store"]
+
+_log = logging.getLogger("robolearn.store")
+
+
+@asynccontextmanager
+async def open_store(
+    database_url: str | None = None,
+    *,
+    data_dir: Path | None = None,
+    pool_min: int = 2,
+    pool_max: int = 10,
+    db_timeout: float = 3.0,
+    limits: StoreLimits | None = None,
+) -> AsyncIterator[PostgresStore]:
+    """Connect to ``database_url`` (or start embedded PostgreSQL in ``data_dir``), migrate, and
+    yield a :class:`PostgresStore`. ``db_timeout`` bounds each connection checkout, so a missing
+    database fails requests within seconds instead of queueing them.
+
+    If the database cannot be reached the block still runs: one warning is logged, operations
+    raise :class:`StoreUnavailable`, and the pool keeps reconnecting in the background, so the
+    store heals by itself when the database comes back.
+    """
+    async with AsyncExitStack() as stack:
+        if database_url is None:
+            if data_dir is None:
+                raise ValueError("open_store needs a database_url or a data_dir")
+            try:
+                database_url = await stack.enter_async_context(open_embedded_postgres(data_dir))
+            except Exception as exc:
+                _log.warning("embedded PostgreSQL did not start: %s", exc)
+                # An unusable URL still yields a store; it reports itself unavailable.
+                database_url = "postgresql:///robolearn-unavailable?host=/nonexistent"
+        pool = _make_pool(database_url, pool_min, pool_max, db_timeout)
+        await trio.to_thread.run_sync(pool.open)
+        stack.push_async_callback(_close_pool, pool)
+        store = PostgresStore(pool, db_timeout, limits or StoreLimits())
+        try:
+            await store.migrate()
+        except StoreUnavailable as exc:
+            _log.warning("database not reachable at startup, serving degraded: %s", exc)
+        yield store
+
+
+def _make_pool(url: str, min_size: int, max_size: int, timeout: float) -> ConnectionPool[Any]:
+    return ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=timeout,
+        # Short reconnect series: after one gives up, the next request starts a fresh one, so
+        # a database that returns is picked up within seconds rather than after long backoffs.
+        reconnect_timeout=max(10.0, 3 * timeout),
+        check=ConnectionPool.check_connection,
+        kwargs={"connect_timeout": max(1, round(timeout))},
+        name="robolearn",
+    )
+
+
+async def _close_pool(pool: ConnectionPool[Any]) -> None:
+    with trio.CancelScope(shield=True):
+        await trio.to_thread.run_sync(lambda: pool.close(timeout=5.0))

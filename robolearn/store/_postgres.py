@@ -1,0 +1,407 @@
+"""PostgresStore: chatkit's ``Store`` on PostgreSQL, isolated per user.
+
+Queries run on a synchronous psycopg pool in worker threads (see ``robolearn._aio``), so the
+same store serves trio code and chatkit's asyncio code without psycopg's async API.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, TypeVar
+
+import attrs
+import psycopg
+import psycopg.errors
+from chatkit.store import NotFoundError, Store, StoreItemType, default_generate_id
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from psycopg_pool import ConnectionPool, PoolTimeout
+from pydantic import BaseModel, TypeAdapter
+
+from robolearn._aio import run_sync_in_thread
+
+from ._errors import InvalidStoreInput, PayloadTooLarge, StoreUnavailable
+from ._migrations import apply_migrations
+
+__all__ = ["PostgresStore", "StoreContext", "StoreLimits"]
+
+_T = TypeVar("_T")
+_Conn = psycopg.Connection[Any]
+
+_log = logging.getLogger("robolearn.store")
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+
+# Errors after which a fresh connection may well succeed. Every store operation is idempotent
+# (upserts, reads, deletes), so running it again cannot duplicate anything.
+_TRANSIENT = (psycopg.OperationalError, psycopg.errors.SerializationFailure)
+_ATTEMPTS = 3
+
+_ITEM = TypeAdapter[ThreadItem](ThreadItem)
+_ATTACHMENT = TypeAdapter[Attachment](Attachment)
+
+
+class StoreContext(Protocol):
+    """What the store needs from a request context: whose data it may touch."""
+
+    @property
+    def user_id(self) -> str: ...
+
+
+@attrs.frozen(kw_only=True)
+class StoreLimits:
+    max_payload_bytes: int = 1 << 20
+    max_page_size: int = 1000
+
+
+@attrs.define(eq=False)
+class PostgresStore(Store[StoreContext]):
+    """A ``chatkit.store.Store`` over a psycopg connection pool.
+
+    Every row belongs to one user. Another user's thread, item or attachment behaves as if it
+    did not exist: loads raise ``NotFoundError``, listings come back empty, deletes do nothing.
+    Listings are ordered by a per-row sequence taken at first insert, so saving an item again
+    updates it in place and keeps its position.
+    """
+
+    _pool: ConnectionPool[Any]
+    _timeout: float = 3.0
+    limits: StoreLimits = attrs.field(factory=StoreLimits)
+    _schema_ready: bool = attrs.field(default=False, init=False)
+    _schema_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
+
+    # -- ids -----------------------------------------------------------------------------------
+
+    def generate_thread_id(self, context: StoreContext) -> str:
+        return _long_id("thread")
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: StoreContext
+    ) -> str:
+        return _long_id(item_type)
+
+    def generate_attachment_id(self, mime_type: str, context: StoreContext) -> str:
+        return _long_id("attachment")
+
+    # -- threads -------------------------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: StoreContext) -> ThreadMetadata:
+        _check_id("thread id", thread_id)
+
+        def query(conn: _Conn) -> str | None:
+            data: str | None = _scalar(
+                conn,
+                "SELECT data::text FROM threads WHERE id = %s AND user_id = %s",
+                (thread_id, context.user_id),
+            )
+            return data
+
+        data = await self._run(query)
+        if data is None:
+            raise NotFoundError(f"thread {thread_id} not found")
+        return ThreadMetadata.model_validate_json(data)
+
+    async def save_thread(self, thread: ThreadMetadata, context: StoreContext) -> None:
+        _check_id("thread id", thread.id)
+        # A full Thread carries its items; only the metadata belongs in this row.
+        data = self._payload(ThreadMetadata.model_validate(thread, from_attributes=True))
+
+        def query(conn: _Conn) -> bool:
+            return _affected(
+                conn,
+                "INSERT INTO threads (id, user_id, data) VALUES (%s, %s, %s::jsonb)"
+                " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = now()"
+                " WHERE threads.user_id = EXCLUDED.user_id RETURNING 1",
+                (thread.id, context.user_id, data),
+            )
+
+        if not await self._run(query):
+            # The id is taken by another user's thread; saying so would leak its existence.
+            raise NotFoundError(f"thread {thread.id} not found")
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: StoreContext
+    ) -> Page[ThreadMetadata]:
+        direction = self._page_args(limit, after, order)
+
+        def query(conn: _Conn) -> tuple[bool, list[tuple[str, str]]]:
+            after_seq = None
+            if after is not None:
+                after_seq = _scalar(
+                    conn,
+                    "SELECT seq FROM threads WHERE id = %s AND user_id = %s",
+                    (after, context.user_id),
+                )
+                if after_seq is None:
+                    return False, []
+            rows = conn.execute(
+                f"SELECT id, data::text FROM threads WHERE user_id = %s"
+                f" AND (%s::bigint IS NULL OR seq {direction.cmp} %s)"
+                f" ORDER BY seq {direction.sql} LIMIT %s",
+                (context.user_id, after_seq, after_seq, limit + 1),
+            ).fetchall()
+            return True, rows
+
+        found, rows = await self._run(query)
+        if not found:
+            raise NotFoundError(f"thread {after} not found (used as pagination cursor)")
+        return _page(rows, limit, ThreadMetadata.model_validate_json)
+
+    async def delete_thread(self, thread_id: str, context: StoreContext) -> None:
+        _check_id("thread id", thread_id)
+        await self._execute(
+            "DELETE FROM threads WHERE id = %s AND user_id = %s", (thread_id, context.user_id)
+        )
+
+    # -- items ---------------------------------------------------------------------------------
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: StoreContext,
+    ) -> Page[ThreadItem]:
+        _check_id("thread id", thread_id)
+        direction = self._page_args(limit, after, order)
+
+        def query(conn: _Conn) -> tuple[bool, list[tuple[str, str]]]:
+            owned = conn.execute(
+                "SELECT (SELECT seq FROM items WHERE thread_id = t.id AND id = %s)"
+                " FROM threads t WHERE t.id = %s AND t.user_id = %s",
+                (after, thread_id, context.user_id),
+            ).fetchone()
+            if owned is None:
+                # Another user's (or no) thread: an empty page, as chatkit's store contract has
+                # it. Requests check thread ownership first and answer "not found".
+                return True, []
+            after_seq = owned[0]
+            if after is not None and after_seq is None:
+                return False, []
+            rows = conn.execute(
+                f"SELECT id, data::text FROM items WHERE thread_id = %s"
+                f" AND (%s::bigint IS NULL OR seq {direction.cmp} %s)"
+                f" ORDER BY seq {direction.sql} LIMIT %s",
+                (thread_id, after_seq, after_seq, limit + 1),
+            ).fetchall()
+            return True, rows
+
+        found, rows = await self._run(query)
+        if not found:
+            raise NotFoundError(f"item {after} not found in thread {thread_id} (pagination cursor)")
+        return _page(rows, limit, _ITEM.validate_json)
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: StoreContext
+    ) -> None:
+        await self.save_item(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: StoreContext) -> None:
+        _check_id("thread id", thread_id)
+        _check_id("item id", item.id)
+        data = self._payload(item)
+
+        def query(conn: _Conn) -> bool:
+            return _affected(
+                conn,
+                "INSERT INTO items (thread_id, id, data)"
+                " SELECT t.id, %s, %s::jsonb FROM threads t WHERE t.id = %s AND t.user_id = %s"
+                " ON CONFLICT (thread_id, id)"
+                " DO UPDATE SET data = EXCLUDED.data, updated_at = now() RETURNING 1",
+                (item.id, data, thread_id, context.user_id),
+            )
+
+        if not await self._run(query):
+            raise NotFoundError(f"thread {thread_id} not found")
+
+    async def load_item(self, thread_id: str, item_id: str, context: StoreContext) -> ThreadItem:
+        _check_id("thread id", thread_id)
+        _check_id("item id", item_id)
+
+        def query(conn: _Conn) -> str | None:
+            data: str | None = _scalar(
+                conn,
+                "SELECT i.data::text FROM items i JOIN threads t ON t.id = i.thread_id"
+                " WHERE i.thread_id = %s AND i.id = %s AND t.user_id = %s",
+                (thread_id, item_id, context.user_id),
+            )
+            return data
+
+        data = await self._run(query)
+        if data is None:
+            raise NotFoundError(f"item {item_id} not found in thread {thread_id}")
+        return _ITEM.validate_json(data)
+
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: StoreContext
+    ) -> None:
+        _check_id("thread id", thread_id)
+        _check_id("item id", item_id)
+        await self._execute(
+            "DELETE FROM items i USING threads t WHERE i.thread_id = t.id"
+            " AND i.thread_id = %s AND i.id = %s AND t.user_id = %s",
+            (thread_id, item_id, context.user_id),
+        )
+
+    # -- attachments ---------------------------------------------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: StoreContext) -> None:
+        _check_id("attachment id", attachment.id)
+        data = self._payload(attachment)
+
+        def query(conn: _Conn) -> bool:
+            return _affected(
+                conn,
+                "INSERT INTO attachments (id, user_id, data) VALUES (%s, %s, %s::jsonb)"
+                " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data"
+                " WHERE attachments.user_id = EXCLUDED.user_id RETURNING 1",
+                (attachment.id, context.user_id, data),
+            )
+
+        if not await self._run(query):
+            raise NotFoundError(f"attachment {attachment.id} not found")
+
+    async def load_attachment(self, attachment_id: str, context: StoreContext) -> Attachment:
+        _check_id("attachment id", attachment_id)
+
+        def query(conn: _Conn) -> str | None:
+            data: str | None = _scalar(
+                conn,
+                "SELECT data::text FROM attachments WHERE id = %s AND user_id = %s",
+                (attachment_id, context.user_id),
+            )
+            return data
+
+        data = await self._run(query)
+        if data is None:
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        return _ATTACHMENT.validate_json(data)
+
+    async def delete_attachment(self, attachment_id: str, context: StoreContext) -> None:
+        _check_id("attachment id", attachment_id)
+        await self._execute(
+            "DELETE FROM attachments WHERE id = %s AND user_id = %s",
+            (attachment_id, context.user_id),
+        )
+
+    # -- health --------------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers and the schema is current."""
+
+        def query(conn: _Conn) -> None:
+            conn.execute("SELECT 1")
+
+        await self._run(query)
+
+    async def migrate(self) -> None:
+        """Apply pending migrations now (otherwise the first query does it)."""
+        await self._run(lambda conn: None)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[_Conn], _T]) -> _T:
+        return await run_sync_in_thread(lambda: self._run_blocking(fn))
+
+    def _run_blocking(self, fn: Callable[[_Conn], _T]) -> _T:
+        delay = 0.05
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with self._pool.connection(timeout=self._timeout) as conn:
+                    if not self._schema_ready:
+                        self._ensure_schema(conn)
+                    return fn(conn)
+            except PoolTimeout as exc:
+                raise StoreUnavailable(f"database unavailable: {exc}") from exc
+            except _TRANSIENT as exc:
+                if attempt == _ATTEMPTS:
+                    raise StoreUnavailable(f"database unavailable: {exc}") from exc
+                _log.warning("transient database error (attempt %d): %s", attempt, exc)
+                time.sleep(delay)
+                delay *= 4
+        raise AssertionError("unreachable")
+
+    def _ensure_schema(self, conn: _Conn) -> None:
+        # Migrating lazily lets a server that booted without its database heal by itself.
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            apply_migrations(conn)
+            conn.commit()
+            self._schema_ready = True
+
+    async def _execute(self, sql: str, params: tuple[object, ...]) -> None:
+        def query(conn: _Conn) -> None:
+            conn.execute(sql.encode(), params)
+
+        await self._run(query)
+
+    def _payload(self, value: BaseModel) -> str:
+        data = value.model_dump_json()
+        if len(data) > self.limits.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"{type(value).__name__} {getattr(value, 'id', '')} is {len(data)} bytes;"
+                f" the limit is {self.limits.max_payload_bytes}"
+            )
+        if "\\u0000" in data:
+            # PostgreSQL's jsonb cannot hold NUL characters.
+            raise InvalidStoreInput(f"{type(value).__name__} contains a NUL character")
+        return data
+
+    def _page_args(self, limit: int, after: str | None, order: str) -> _Direction:
+        if not 1 <= limit <= self.limits.max_page_size:
+            raise InvalidStoreInput(
+                f"limit must be from 1 to {self.limits.max_page_size}, got {limit}"
+            )
+        if after is not None:
+            _check_id("after cursor", after)
+        if order not in _DIRECTIONS:
+            raise InvalidStoreInput(f"order must be 'asc' or 'desc', got {order!r}")
+        return _DIRECTIONS[order]
+
+
+@attrs.frozen
+class _Direction:
+    sql: Literal["ASC", "DESC"]
+    cmp: Literal[">", "<"]
+
+
+_DIRECTIONS = {"asc": _Direction("ASC", ">"), "desc": _Direction("DESC", "<")}
+
+
+def _long_id(item_type: StoreItemType) -> str:
+    # chatkit's default ids carry 8 hex digits and collide around 10^5 rows; keep its prefix.
+    prefix = default_generate_id(item_type).rsplit("_", 1)[0]
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _check_id(what: str, value: object) -> None:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidStoreInput(
+            f"{what} must be 1-128 characters of letters, digits, '_', '-', '.', ':'"
+            f" starting with a letter or digit; got {value!r:.80}"
+        )
+
+
+def _scalar(conn: _Conn, sql: str, params: tuple[object, ...]) -> Any:
+    row = conn.execute(sql.encode(), params).fetchone()
+    return None if row is None else row[0]
+
+
+def _affected(conn: _Conn, sql: str, params: tuple[object, ...]) -> bool:
+    return conn.execute(sql.encode(), params).fetchone() is not None
+
+
+def _page(rows: list[tuple[str, str]], limit: int, parse: Callable[[str], _T]) -> Page[_T]:
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        data=[parse(data) for _, data in rows],
+        has_more=has_more,
+        after=rows[-1][0] if has_more else None,
+    )
