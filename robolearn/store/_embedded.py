@@ -97,9 +97,7 @@ def _other_live_users(pgdata: Path) -> list[int]:
     except (OSError, ValueError, TypeError):
         pids = []
     alive = [
-        pid
-        for pid in pids
-        if pid != os.getpid() and psutil.pid_exists(pid) and _not_zombie(pid)
+        pid for pid in pids if pid != os.getpid() and psutil.pid_exists(pid) and _not_zombie(pid)
     ]
     with contextlib.suppress(OSError):
         handles.write_text(json.dumps(alive))

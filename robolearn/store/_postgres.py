@@ -237,9 +237,7 @@ class PostgresStore(Store[StoreContext]):
             raise NotFoundError(f"item {item_id} not found in thread {thread_id}")
         return _ITEM.validate_json(data)
 
-    async def delete_thread_item(
-        self, thread_id: str, item_id: str, context: StoreContext
-    ) -> None:
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: StoreContext) -> None:
         _check_id("thread id", thread_id)
         _check_id("item id", item_id)
         await self._execute(
@@ -318,6 +316,9 @@ class PostgresStore(Store[StoreContext]):
                     return fn(conn)
             except PoolTimeout as exc:
                 raise StoreUnavailable(f"database unavailable: {exc}") from exc
+            except psycopg.errors.UntranslatableCharacter as exc:
+                # jsonb cannot hold NUL characters; only user text can carry one here.
+                raise InvalidStoreInput("text contains a NUL character") from exc
             except _TRANSIENT as exc:
                 if attempt == _ATTEMPTS:
                     raise StoreUnavailable(f"database unavailable: {exc}") from exc
@@ -348,9 +349,6 @@ class PostgresStore(Store[StoreContext]):
                 f"{type(value).__name__} {getattr(value, 'id', '')} is {len(data)} bytes;"
                 f" the limit is {self.limits.max_payload_bytes}"
             )
-        if "\\u0000" in data:
-            # PostgreSQL's jsonb cannot hold NUL characters.
-            raise InvalidStoreInput(f"{type(value).__name__} contains a NUL character")
         return data
 
     def _page_args(self, limit: int, after: str | None, order: str) -> _Direction:
