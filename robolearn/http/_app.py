@@ -1,0 +1,37 @@
+"""The Quart-trio application: routes only; every dependency comes in through Services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, jsonify
+from quart_trio import QuartTrio
+
+from robolearn.services import Services
+from robolearn.store import StoreUnavailable
+
+__all__ = ["create_app"]
+
+
+def create_app(services: Services) -> QuartTrio:
+    app = QuartTrio("robolearn")
+    # Streams are long-lived by design; the 60 s default would cut answers mid-way.
+    app.config["RESPONSE_TIMEOUT"] = None
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> tuple[Response, int]:
+        checks: dict[str, Any] = {}
+        try:
+            await services.store.check()
+            checks["database"] = "ok"
+        except StoreUnavailable as exc:
+            checks["database"] = f"unavailable: {exc}"
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ready" if ready else "not ready", "checks": checks}
+        return jsonify(body), 200 if ready else 503
+
+    return app

@@ -1,0 +1,53 @@
+"""Run the server: services, app and Hypercorn under one trio nursery."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from robolearn.config import Settings
+from robolearn.http import create_app
+from robolearn.services import open_services
+
+__all__ = ["hypercorn_config", "serve"]
+
+_log = logging.getLogger("robolearn")
+
+_HYPERCORN_TOML = Path(__file__).resolve().parent.parent / "hypercorn.toml"
+
+
+def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
+    """Hypercorn settings from ``hypercorn.toml`` (when present), bound to ``bind``."""
+    path = config_file or _HYPERCORN_TOML
+    config = Config.from_toml(str(path)) if path.is_file() else Config()
+    config.bind = [bind]
+    return config
+
+
+async def serve(
+    settings: Settings, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down gracefully; reports bound URLs via task_status."""
+    for name, value in settings.describe().items():
+        _log.info("setting %s=%s", name, value)
+    config = hypercorn_config(f"{settings.host}:{settings.port}")
+    async with open_services(settings) as services:
+        app = create_app(services)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+
+            async def shutdown_trigger() -> None:
+                async for signum in signals:
+                    _log.info("received %s, shutting down", signal.Signals(signum).name)
+                    return
+
+            await hypercorn_serve(
+                app,
+                config,
+                shutdown_trigger=shutdown_trigger,
+                task_status=task_status,
+            )

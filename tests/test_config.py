@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from robolearn.__main__ import main
+from robolearn.config import ConfigError, Settings
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url is None
+    assert settings.port == 8000
+    assert settings.auth == "jwt"
+    assert settings.data_dir.name == "robolearn"
+
+
+def test_values_are_read_and_normalised() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://app:hunter2@db:5432/robolearn",
+            "ROBOLEARN_DATA_DIR": "~/rl",
+            "ROBOLEARN_PORT": "9000",
+            "ROBOLEARN_AUTH": "DEV",
+            "ROBOLEARN_DB_TIMEOUT": "0.5",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.auth == "dev"
+    assert settings.db_timeout == 0.5
+    assert settings.data_dir == Path("~/rl").expanduser()
+    shown = settings.describe()
+    assert "hunter2" not in shown["database_url"]
+    assert shown["database_url"] == "postgresql://app:***@db:5432/robolearn"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ROBOLEARN_PORT", "eighty"),
+        ("ROBOLEARN_PORT", "70000"),
+        ("ROBOLEARN_AUTH", "none"),
+        ("ROBOLEARN_DB_TIMEOUT", "-1"),
+        ("ROBOLEARN_DB_POOL_MAX", "0"),
+        ("ROBOLEARN_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_pool_bounds_are_consistent() -> None:
+    with pytest.raises(ConfigError, match="ROBOLEARN_DB_POOL_MIN"):
+        Settings.from_env({"ROBOLEARN_DB_POOL_MIN": "20", "ROBOLEARN_DB_POOL_MAX": "5"})
+
+
+def test_cli_reports_config_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROBOLEARN_PORT", "nope")
+    assert main(["migrate"]) == 2
+    assert "ROBOLEARN_PORT" in capsys.readouterr().err
+
+
+def test_cli_rejects_bad_bind(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--bind", "localhost"])
+    assert exc.value.code == 2
+
+
+def test_cli_migrate(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["migrate"]) == 0
+    assert main(["migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
