@@ -24,7 +24,9 @@ async def test_readyz_with_database(client: Client) -> None:
 
 async def test_starts_without_database_and_reports_not_ready(tmp_path: Path) -> None:
     settings = Settings(
-        database_url="postgresql://nobody@/none?host=/nonexistent", data_dir=tmp_path, db_timeout=0.3
+        database_url="postgresql://nobody@/none?host=/nonexistent",
+        data_dir=tmp_path,
+        db_timeout=0.3,
     )
     async with open_services(settings) as services:
         app = create_app(services)

@@ -1,5 +1,0 @@
-import trio
-
-
-async def test_trio_mode() -> None:
-    await trio.sleep(0)
