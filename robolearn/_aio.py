@@ -13,16 +13,18 @@ trio-asyncio when psycopg is imported first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sniffio
 import trio
 import trio_asyncio
 
-__all__ = ["open_asyncio_loop", "run_sync_in_thread"]
+__all__ = ["AioStream", "open_aio_stream", "open_asyncio_loop", "run_sync_in_thread", "sleep"]
 
 _T = TypeVar("_T")
 
@@ -58,3 +60,65 @@ async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
     if sniffio.current_async_library() == "asyncio":
         return await asyncio.get_running_loop().run_in_executor(None, fn)
     return await trio.to_thread.run_sync(fn)
+
+
+async def sleep(seconds: float) -> None:
+    """``asyncio.sleep`` for asyncio-side code (models running inside the Agents SDK)."""
+    await asyncio.sleep(seconds)
+
+
+class AioStream(Generic[_T]):
+    """The trio end of an asyncio async iterator pumped by :func:`open_aio_stream`.
+
+    Iterating yields the items in order; if the asyncio side failed, the failure is raised
+    after the items that came before it.
+    """
+
+    def __init__(self, receive: trio.MemoryReceiveChannel[_T], failure: list[Exception]) -> None:
+        self._receive = receive
+        self._failure = failure
+
+    def __aiter__(self) -> AioStream[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        try:
+            return await self._receive.receive()
+        except trio.EndOfChannel:
+            if self._failure:
+                raise self._failure[0] from None
+            raise StopAsyncIteration from None
+
+
+@asynccontextmanager
+async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterator[AioStream[_T]]:
+    """Run the asyncio async iterator ``make()`` in ONE asyncio task; read it from trio.
+
+    One task, because chatkit's generators set and reset context variables across their
+    ``yield``s: driving each ``__anext__`` from a different task breaks the reset.
+
+    The pump never waits on the trio side (the channel is unbounded; an answer is bounded),
+    so a cancellation always lands inside the iterator's own frames. That matters: chatkit
+    persists a partial answer only when ``asyncio.CancelledError`` reaches its generator.
+    Leaving the block early cancels the task and waits for its cleanup to finish.
+    """
+    send, receive = trio.open_memory_channel[_T](math.inf)
+    failure: list[Exception] = []
+
+    async def pump() -> None:
+        try:
+            async for item in make():
+                # If the reader left, keep going anyway so the producer finishes its work.
+                with contextlib.suppress(trio.BrokenResourceError):
+                    send.send_nowait(item)
+        except Exception as exc:
+            failure.append(exc)
+        finally:
+            send.close()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio_asyncio.aio_as_trio(pump))
+        try:
+            yield AioStream(receive, failure)
+        finally:
+            nursery.cancel_scope.cancel()

@@ -19,6 +19,7 @@ __all__ = ["ConfigError", "Settings"]
 _T = TypeVar("_T")
 
 AuthMode = Literal["jwt", "dev"]
+ModelChoice = Literal["auto", "local", "scripted", "openai"]
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,16 @@ class Settings:
     db_pool_max: int = 10
     db_timeout: float = 3.0
     log_level: str = "INFO"
+    model: ModelChoice = "auto"
+    openai_api_key: str | None = attrs.field(default=None, repr=False)
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4.1-mini"
+    scripted_tokens: int = 50
+    scripted_delay_ms: float = 5.0
+    max_body_bytes: int = 1 << 20
+    mailbox_capacity: int = 16
+    actor_idle_timeout: float = 300.0
+    shutdown_grace: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,7 +71,30 @@ class Settings:
             log_level=reader.parse(
                 "ROBOLEARN_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
+            model=cast(
+                ModelChoice,
+                reader.parse(
+                    "ROBOLEARN_MODEL", _choice("auto", "local", "scripted", "openai"), "auto"
+                ),
+            ),
+            openai_api_key=reader.text("OPENAI_API_KEY"),
+            openai_base_url=reader.text("OPENAI_BASE_URL"),
+            openai_model=reader.text("ROBOLEARN_OPENAI_MODEL") or "gpt-4.1-mini",
+            scripted_tokens=reader.parse("ROBOLEARN_SCRIPTED_TOKENS", _int_in(1, 100_000), 50),
+            scripted_delay_ms=reader.parse(
+                "ROBOLEARN_SCRIPTED_DELAY_MS", _float_in(0.0, 60_000.0), 5.0
+            ),
+            max_body_bytes=reader.parse(
+                "ROBOLEARN_MAX_BODY_BYTES", _int_in(1024, 1 << 30), 1 << 20
+            ),
+            mailbox_capacity=reader.parse("ROBOLEARN_MAILBOX_CAPACITY", _int_in(1, 100_000), 16),
+            actor_idle_timeout=reader.parse(
+                "ROBOLEARN_ACTOR_IDLE_TIMEOUT", _float_in(0.01, 86_400.0), 300.0
+            ),
+            shutdown_grace=reader.parse("ROBOLEARN_SHUTDOWN_GRACE", _float_in(0.0, 3_600.0), 10.0),
         )
+        if settings.model == "openai" and not settings.openai_api_key:
+            raise ConfigError("ROBOLEARN_MODEL=openai needs OPENAI_API_KEY")
         if settings.db_pool_min > settings.db_pool_max:
             raise ConfigError(
                 f"ROBOLEARN_DB_POOL_MIN ({settings.db_pool_min}) must not exceed "
@@ -73,6 +107,8 @@ class Settings:
         shown = {field.name: str(getattr(self, field.name)) for field in attrs.fields(Settings)}
         if self.database_url:
             shown["database_url"] = _mask_url(self.database_url)
+        if self.openai_api_key:
+            shown["openai_api_key"] = "***"
         return shown
 
 

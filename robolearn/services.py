@@ -5,16 +5,25 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import attrs
+from agents.models.interface import Model
+from chatkit.store import Store
 
 from robolearn._aio import open_asyncio_loop
+from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
+from robolearn.chat import RequestContext, RoboLearnChatKitServer, ScriptedTokensModel
+from robolearn.chat._models import build_model
+from robolearn.chat._turns import ChatJob, ChatTurns, TurnFailed
 from robolearn.config import Settings
-from robolearn.store import PostgresStore, open_store
+from robolearn.store import NotFoundError, PostgresStore, StoreUnavailable, open_store
 
-__all__ = ["Services", "open_services"]
+__all__ = ["ChatActors", "Services", "open_services"]
 
 _log = logging.getLogger("robolearn")
+
+ChatActors = ActorSystem[str, ChatJob, bytes | TurnFailed]
 
 
 @attrs.frozen
@@ -23,11 +32,20 @@ class Services:
 
     settings: Settings
     store: PostgresStore
+    server: RoboLearnChatKitServer
+    actors: ChatActors
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Open the asyncio bridge and the store (embedded PostgreSQL when no DATABASE_URL)."""
+async def open_services(
+    settings: Settings, *, model: Model | None = None
+) -> AsyncIterator[Services]:
+    """Open the asyncio bridge, the store (embedded PostgreSQL when no DATABASE_URL) and the
+    thread actors; close them in reverse order, so running turns finish (or persist their
+    partial answers) while the database is still there.
+
+    ``model`` overrides the one Settings choose (tests inject scripted models).
+    """
     async with open_asyncio_loop():
         if settings.database_url is None:
             _log.info("DATABASE_URL not set: using embedded PostgreSQL in %s", settings.data_dir)
@@ -38,4 +56,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             pool_max=settings.db_pool_max,
             db_timeout=settings.db_timeout,
         ) as store:
-            yield Services(settings=settings, store=store)
+            chosen = model or build_model(settings, local=ScriptedTokensModel(40, 0.01))
+            # PostgresStore serves any context that names a user; RequestContext does.
+            server = RoboLearnChatKitServer(cast("Store[RequestContext]", store), model=chosen)
+            turns = ChatTurns(server, expected=(NotFoundError, StoreUnavailable, ValueError))
+            actor_settings = ActorSettings(
+                mailbox_capacity=settings.mailbox_capacity,
+                idle_timeout=settings.actor_idle_timeout,
+                shutdown_grace=settings.shutdown_grace,
+            )
+            async with open_actor_system(lambda _key: turns, actor_settings) as actors:
+                yield Services(settings=settings, store=store, server=server, actors=actors)

@@ -6,9 +6,13 @@ from typing import Any
 
 from quart import Response, jsonify
 from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
 
 from robolearn.services import Services
 from robolearn.store import StoreUnavailable
+
+from ._chatkit import handle_chatkit
+from ._errors import HttpError
 
 __all__ = ["create_app"]
 
@@ -17,6 +21,18 @@ def create_app(services: Services) -> QuartTrio:
     app = QuartTrio("robolearn")
     # Streams are long-lived by design; the 60 s default would cut answers mid-way.
     app.config["RESPONSE_TIMEOUT"] = None
+
+    app.config["MAX_CONTENT_LENGTH"] = services.settings.max_body_bytes
+
+    @app.post("/chatkit")
+    async def chatkit() -> Response:
+        return await handle_chatkit(services)
+
+    @app.errorhandler(HTTPException)
+    async def http_exception(exc: HTTPException) -> Response:
+        # Quart's own refusals (404 route, 405 method, 413 body) as JSON like everything else.
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return HttpError(exc.code or 500, code, exc.description or exc.name).response()
 
     @app.get("/healthz")
     async def healthz() -> Response:

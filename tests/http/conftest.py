@@ -1,25 +1,98 @@
+"""HTTP fixtures: the real app on a real Hypercorn bound to a loopback port, and httpx."""
+
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from quart.typing import TestClientProtocol as Client
+import trio
+from hypercorn.trio import serve
 
+from robolearn.chat import ScriptedTokensModel
 from robolearn.config import Settings
 from robolearn.http import create_app
+from robolearn.serve import hypercorn_config
 from robolearn.services import Services, open_services
 
 
 @pytest.fixture
-async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings(database_url=database_url, data_dir=tmp_path, auth="dev")
-    async with open_services(settings) as opened:
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path, auth="dev")
+
+
+@pytest.fixture
+def model() -> ScriptedTokensModel:
+    return ScriptedTokensModel(tokens=8, delay=0)
+
+
+@pytest.fixture
+async def services(settings: Settings, model: ScriptedTokensModel) -> AsyncIterator[Services]:
+    async with open_services(settings, model=model) as opened:
         yield opened
 
 
 @pytest.fixture
-async def client(services: Services) -> AsyncIterator[Client]:
+async def http(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(services)
-    async with app.test_app() as test_app:
-        yield test_app.test_client()
+    config = hypercorn_config("127.0.0.1:0")
+    config.accesslog = None
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
+        async with httpx.AsyncClient(base_url=urls[0], timeout=30) as client:
+            yield client
+        nursery.cancel_scope.cancel()
+
+
+class ChatKit:
+    """A tiny ChatKit client for tests: one user, requests as dicts, SSE decoded."""
+
+    def __init__(self, http: httpx.AsyncClient, user: str = "alice") -> None:
+        self.http = http
+        self.headers = {"X-User-ID": user}
+
+    async def call(self, type_: str, **params: Any) -> httpx.Response:
+        return await self.http.post(
+            "/chatkit", json={"type": type_, "params": params}, headers=self.headers
+        )
+
+    async def stream(
+        self, type_: str, metadata: dict[str, Any] | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"type": type_, "params": params}
+        if metadata is not None:
+            body["metadata"] = metadata
+        response = await self.http.post("/chatkit", json=body, headers=self.headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return parse_sse(response.content)
+
+
+def parse_sse(raw: bytes) -> list[dict[str, Any]]:
+    events = []
+    for block in raw.decode().split("\n\n"):
+        if block.startswith("data: "):
+            events.append(json.loads(block[len("data: ") :]))
+    return events
+
+
+def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": attachments or [],
+        "inference_options": {},
+    }
+
+
+@pytest.fixture
+def alice(http: httpx.AsyncClient) -> ChatKit:
+    return ChatKit(http, "alice")
+
+
+@pytest.fixture
+def bob(http: httpx.AsyncClient) -> ChatKit:
+    return ChatKit(http, "bob")

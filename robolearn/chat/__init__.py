@@ -1,0 +1,21 @@
+"""The tutor behind ``POST /chatkit``: chatkit server, prompt, models.
+
+chatkit's streaming path and the Agents SDK are asyncio code; the thread actors run them
+through ``robolearn._aio`` and never touch asyncio themselves.
+"""
+
+from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
+from ._server import REQUEST_ADAPTER, RoboLearnChatKitServer
+from ._text_model import ScriptedTokensModel, TextStreamModel
+
+__all__ = [
+    "REQUEST_ADAPTER",
+    "MetadataError",
+    "PageContext",
+    "RequestContext",
+    "RoboLearnChatKitServer",
+    "ScriptedTokensModel",
+    "TextStreamModel",
+    "UserInfo",
+    "parse_metadata",
+]

@@ -1,0 +1,195 @@
+"""RoboLearnChatKitServer: chatkit's server with the tutor's ``respond`` and safe defaults."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
+from typing import Any, cast
+
+from agents import Agent, RunConfig, Runner
+from agents.models.interface import Model
+from agents.tool import Tool
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.server import ChatKitServer
+from chatkit.store import AttachmentStore, Store
+from chatkit.types import (
+    ChatKitReq,
+    HiddenContextItem,
+    NonStreamingReq,
+    SDKHiddenContextItem,
+    StreamingReq,
+    ThreadItem,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+    UserMessageTextContent,
+)
+from pydantic import TypeAdapter
+
+from ._context import PageContext, RequestContext, UserInfo
+from ._ids import with_fresh_item_ids
+from ._prompt import build_instructions
+
+__all__ = ["REQUEST_ADAPTER", "RoboLearnChatKitServer"]
+
+_log = logging.getLogger("robolearn.chat")
+
+# chatkit's process() builds this adapter per request (~3 ms of CPU each); build it once.
+REQUEST_ADAPTER = TypeAdapter[ChatKitReq](ChatKitReq)
+
+_HISTORY_LIMIT = 10
+_TITLE_LENGTH = 60
+_CONTEXT_KEY = "robolearn"
+
+
+class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
+    """The tutor: history + user/page context in, a streamed cited answer out.
+
+    The Agents SDK model and tools are injected, so tests, benchmarks and production share
+    this one code path.
+    """
+
+    def __init__(
+        self,
+        store: Store[RequestContext],
+        attachment_store: AttachmentStore[RequestContext] | None = None,
+        *,
+        model: Model,
+        tools: Sequence[Tool] = (),
+        converter: ThreadItemConverter | None = None,
+        history_limit: int = _HISTORY_LIMIT,
+    ) -> None:
+        super().__init__(store, attachment_store)
+        self._model = model
+        self._tools = list(tools)
+        self._converter = converter or ThreadItemConverter()
+        self._history_limit = history_limit
+
+    # -- entry points used by the HTTP layer and the thread actors -----------------------------
+
+    def stream(self, request: StreamingReq, context: RequestContext) -> AsyncIterator[bytes]:
+        """SSE bytes for a streaming request (asyncio code: run it through the bridge)."""
+        return self._process_streaming(request, context)
+
+    async def answer(self, request: NonStreamingReq, context: RequestContext) -> bytes:
+        """JSON bytes for a non-streaming request (plain store calls: safe from trio)."""
+        return await self._process_non_streaming(request, context)
+
+    # -- the tutor -----------------------------------------------------------------------------
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        user, page = self._remember_context(thread, context)
+        if thread.title is None and input_user_message is not None:
+            thread.title = _title(input_user_message)
+        history = await self._history(thread, input_user_message, context)
+        new = [input_user_message] if input_user_message is not None else []
+        agent_input = await self._converter.to_agent_input([*history, *new])
+        agent = Agent[AgentContext[RequestContext]](
+            name="RoboLearn Assistant",
+            instructions=build_instructions(user, page),
+            model=self._model,
+            tools=self._tools,
+        )
+        agent_context = AgentContext[RequestContext](
+            thread=thread, store=self.store, request_context=context
+        )
+        result = Runner.run_streamed(
+            agent,
+            agent_input,
+            context=agent_context,
+            # Traces would go to OpenAI; observability is ours (logs, metrics, OTel).
+            run_config=RunConfig(tracing_disabled=True),
+        )
+        try:
+            converted = cast(
+                AsyncGenerator[ThreadStreamEvent, None],
+                stream_agent_response(agent_context, result),
+            )
+            minted = with_fresh_item_ids(
+                converted, lambda: self.store.generate_item_id("message", thread, context)
+            )
+            async with aclosing(converted), aclosing(minted):
+                async for event in self._persist_late_updates(minted, thread, context):
+                    yield event
+        finally:
+            # Without this the model run goes on after the reader is gone (cancel, disconnect).
+            result.cancel()
+
+    async def _history(
+        self, thread: ThreadMetadata, current: UserMessageItem | None, context: RequestContext
+    ) -> list[ThreadItem]:
+        """The last few items before ``current``, oldest first, without ``current`` itself."""
+        page = await self.store.load_thread_items(
+            thread.id, None, self._history_limit + 1, "desc", context
+        )
+        skip = current.id if current is not None else None
+        items = [
+            item
+            for item in page.data
+            if item.id != skip and not isinstance(item, HiddenContextItem | SDKHiddenContextItem)
+        ]
+        return list(reversed(items[: self._history_limit]))
+
+    def _remember_context(
+        self, thread: ThreadMetadata, context: RequestContext
+    ) -> tuple[UserInfo | None, PageContext | None]:
+        """Merge this request's user/page context with what the thread last saw.
+
+        Clients often send metadata only with the first message; follow-ups must keep it.
+        Storing it on the thread (chatkit saves a changed thread) survives restarts and
+        actor passivation.
+        """
+        known: dict[str, Any] = dict(thread.metadata.get(_CONTEXT_KEY) or {})
+        user = context.user_info or _maybe(UserInfo, known.get("userInfo"))
+        page = context.page_context or _maybe(PageContext, known.get("pageContext"))
+        remembered = {
+            name: value.model_dump(by_alias=True, exclude_none=True)
+            for name, value in (("userInfo", user), ("pageContext", page))
+            if value is not None
+        }
+        if remembered != known:
+            thread.metadata = {**thread.metadata, _CONTEXT_KEY: remembered}
+        return user, page
+
+    async def _persist_late_updates(
+        self,
+        events: AsyncIterator[ThreadStreamEvent],
+        thread: ThreadMetadata,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Save updates to items that are already done; chatkit only persists done events."""
+        done: dict[str, ThreadItem] = {}
+        async for event in events:
+            if isinstance(event, ThreadItemDoneEvent):
+                done[event.item.id] = event.item.model_copy(deep=True)
+            elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id in done:
+                self._update_pending_items(done, event)
+                await self.store.save_item(thread.id, done[event.item_id], context)
+            yield event
+
+
+def _title(message: UserMessageItem) -> str:
+    text = " ".join(
+        part.text for part in message.content if isinstance(part, UserMessageTextContent)
+    ).strip()
+    text = " ".join(text.split())
+    if len(text) > _TITLE_LENGTH:
+        text = text[: _TITLE_LENGTH - 1].rstrip() + "…"
+    return text or "New conversation"
+
+
+def _maybe(model: type[UserInfo] | type[PageContext], value: object) -> Any:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return model.model_validate(value)
+    except ValueError:
+        return None

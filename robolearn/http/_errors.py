@@ -1,0 +1,83 @@
+"""Every failure a client can cause or see, mapped to one HTTP answer in one place.
+
+Bodies are always JSON ``{"error": {"code", "message"}}``; bad input never yields a 500 or a
+logged traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import attrs
+from pydantic import ValidationError
+from quart import Response
+
+from robolearn.actors import ActorCrashed, ActorError, MailboxFull, SystemShuttingDown
+from robolearn.store import NotFoundError, PayloadTooLarge, StoreUnavailable
+
+__all__ = ["HttpError", "error_event", "from_exception"]
+
+_log = logging.getLogger("robolearn.http")
+
+
+@attrs.frozen
+class HttpError(Exception):
+    """An HTTP error answer; raise it from a route, or build one with :func:`from_exception`."""
+
+    status: int
+    code: str
+    message: str
+    retry_after: float | None = None
+
+    def response(self) -> Response:
+        body = json.dumps({"error": {"code": self.code, "message": self.message}})
+        response = Response(body, status=self.status, content_type="application/json")
+        if self.retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, round(self.retry_after)))
+        return response
+
+    def sse_event(self) -> bytes:
+        """The same failure as a ChatKit ``error`` event, once a stream has started."""
+        return error_event(self.message, allow_retry=self.status >= 500 or self.status == 429)
+
+
+def error_event(message: str, *, allow_retry: bool) -> bytes:
+    event = {"type": "error", "code": "custom", "message": message, "allow_retry": allow_retry}
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+def from_exception(exc: BaseException) -> HttpError:
+    """The HTTP answer for ``exc``. Unexpected exceptions are logged and become a 500."""
+    match exc:
+        case HttpError():
+            return exc
+        case NotFoundError():
+            return HttpError(404, "not_found", str(exc) or "not found")
+        case PayloadTooLarge():
+            return HttpError(413, "payload_too_large", str(exc))
+        case ValidationError():
+            return HttpError(400, "invalid_request", _describe(exc))
+        case MailboxFull():
+            return HttpError(429, "thread_busy", str(exc), retry_after=exc.retry_after)
+        case SystemShuttingDown():
+            return HttpError(503, "shutting_down", "the server is shutting down; retry shortly", 1)
+        case StoreUnavailable():
+            return HttpError(503, "database_unavailable", "the database is unavailable; retry", 5)
+        case ActorCrashed():
+            _log.error("turn crashed: %s", exc)
+            return HttpError(500, "internal_error", "the request failed; it may be retried")
+        case ActorError():
+            return HttpError(503, "interrupted", str(exc), retry_after=1)
+        case ValueError():
+            return HttpError(400, "invalid_request", str(exc))
+    _log.error("unexpected error", exc_info=exc)
+    return HttpError(500, "internal_error", "internal error")
+
+
+def _describe(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"

@@ -1,0 +1,457 @@
+"""The in-memory lesson search: BM25F over chunks, ranked and deduplicated per lesson.
+
+Ranking, step by step (each step measured by ``benchmarks/rag_eval.py``):
+
+1. The question is analyzed like the book, with student shorthand spelled out and a few
+   synonyms added at a lower weight (:mod:`robolearn.rag._query`).
+2. Chunks are scored with BM25F: the lesson title and the section headings count more
+   than body text.
+3. The page being read gets a mild boost, its chapter a milder one; a place the question
+   names ("module 1 capstone") is boosted too.
+4. Chunk scores fold into one score per lesson: the best chunk plus a decaying share of
+   the next ones, plus a whole-lesson BM25F score, so a lesson that is *about* the topic
+   beats one that mentions it in passing.
+5. A question that points at the page ("explain this example") puts that page first.
+6. Each lesson is returned once, with its best chunk as the passage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Final
+
+import attrs
+
+from robolearn.rag._analyzer import analyze
+from robolearn.rag._bm25 import Bm25Index, FieldSpec
+from robolearn.rag._chunking import Chunk
+from robolearn.rag._markdown import subheadings
+from robolearn.rag._query import Query, QueryAnalyzer
+
+HARDWARE_TIERS: Final = (1, 2, 3, 4)
+"""The book's hardware tiers: 1 laptop/cloud, 2 RTX workstation, 3 Jetson edge, 4 robot."""
+MAX_LIMIT: Final = 20
+MAX_QUERY_CHARS: Final = 2000
+
+
+class SearchArgumentError(ValueError):
+    """A search argument is out of range or of the wrong type; the message says which."""
+
+
+@attrs.frozen
+class SearchResult:
+    """One lesson matching a query, with its best passage (``text`` under ``heading``)."""
+
+    text: str
+    title: str
+    module: int | None
+    chapter: int | None
+    lesson: int | None
+    url: str
+    path: str
+    heading: str
+    score: float
+    hardware_tier: int | None = None
+
+
+@attrs.frozen
+class SearchOutcome:
+    """Results plus whether the book appears to cover the question at all.
+
+    ``confidence`` in [0, 1] is the best passage's BM25 score relative to the most the
+    question could score (every term present, saturated), so words the book never uses
+    pull it down. ``covered`` is ``confidence >= SearchConfig.covered_threshold``, or
+    True when the question points at the page being read (the page is the answer).
+    ``missing_terms`` are the question's terms the book never uses.
+    """
+
+    results: tuple[SearchResult, ...]
+    covered: bool
+    confidence: float
+    matched_terms: tuple[str, ...]
+    missing_terms: tuple[str, ...]
+
+
+@attrs.frozen
+class SearchConfig:
+    """Ranking knobs; the defaults are calibrated on ``benchmarks/eval/questions.jsonl``.
+
+    ``fielded=False`` indexes heading and text as one plain field (the Okapi baseline).
+    ``next_chunk_weight`` is the decay applied to a lesson's 2nd, 3rd, ... best chunks
+    when they are summed into the lesson score (0 keeps the best chunk only), and
+    ``lesson_weight`` scales the whole-lesson BM25F score added to it.
+    """
+
+    k1: float = 1.2
+    b: float = 0.75
+    fielded: bool = True
+    title_weight: float = 3.0
+    heading_weight: float = 2.0
+    student_vocabulary: bool = True
+    synonym_weight: float = 0.5
+    drop_query_filler: bool = True
+    page_boost: float = 0.2
+    chapter_boost: float = 0.05
+    page_first_when_pointed: bool = True
+    place_boost: float = 0.3
+    next_chunk_weight: float = 0.8
+    lesson_weight: float = 0.5
+    covered_threshold: float = 0.185
+
+    @classmethod
+    def plain_bm25(cls) -> SearchConfig:
+        """Okapi BM25 over heading + text, best chunk per lesson, nothing else."""
+        return cls(
+            fielded=False,
+            student_vocabulary=False,
+            drop_query_filler=False,
+            page_boost=0.0,
+            chapter_boost=0.0,
+            page_first_when_pointed=False,
+            place_boost=0.0,
+            next_chunk_weight=0.0,
+            lesson_weight=0.0,
+        )
+
+
+@attrs.frozen
+class _Filters:
+    module: int | None
+    chapter_min: int | None
+    chapter_max: int | None
+    lesson: int | None
+    hardware_tier: int | None
+
+    def admit(self, chunk: Chunk) -> bool:
+        if self.module is not None and chunk.module != self.module:
+            return False
+        if (self.chapter_min is not None or self.chapter_max is not None) and chunk.chapter is None:
+            return False  # a chapter range excludes pages outside any chapter
+        if (
+            self.chapter_min is not None
+            and chunk.chapter is not None
+            and chunk.chapter < self.chapter_min
+        ):
+            return False
+        if (
+            self.chapter_max is not None
+            and chunk.chapter is not None
+            and chunk.chapter > self.chapter_max
+        ):
+            return False
+        if self.lesson is not None and chunk.lesson != self.lesson:
+            return False
+        # A reader with tier N can follow anything that needs tier N or less; pages
+        # without a tier (overviews) suit everyone.
+        return (
+            self.hardware_tier is None
+            or chunk.hardware_tier is None
+            or chunk.hardware_tier <= self.hardware_tier
+        )
+
+
+@attrs.frozen
+class SearchIndex:
+    """An immutable, in-memory search index over lesson chunks (no I/O).
+
+    Build it once with :meth:`build` from chunks (freshly chunked or loaded from a store)
+    and share it freely: searching never mutates it.
+    """
+
+    chunks: tuple[Chunk, ...]
+    config: SearchConfig
+    _analyzer: QueryAnalyzer
+    _chunk_index: Bm25Index
+    _lesson_index: Bm25Index  # one document per lesson, numbered like _lesson_paths
+    _lesson_paths: tuple[str, ...]
+    _lesson_chunks: Mapping[str, tuple[int, ...]]
+    _pages: Mapping[str, str]  # normalised doc path / URL → lesson path
+
+    @classmethod
+    def build(cls, chunks: Iterable[Chunk], config: SearchConfig | None = None) -> SearchIndex:
+        """Index ``chunks`` (in their reading order) with ``config`` or the defaults."""
+        config = config or SearchConfig()
+        ordered = tuple(chunks)
+        fields, docs = _documents(ordered, config)
+        lesson_chunks: dict[str, list[int]] = {}
+        pages: dict[str, str] = {}
+        for index, chunk in enumerate(ordered):
+            lesson_chunks.setdefault(chunk.lesson_path, []).append(index)
+            for key in (chunk.lesson_path, re.sub(r"\.mdx?$", "", chunk.lesson_path), chunk.url):
+                pages.setdefault(_page_key(key), chunk.lesson_path)
+        lesson_paths = tuple(lesson_chunks)
+        lesson_docs = [_merge([docs[i] for i in lesson_chunks[path]]) for path in lesson_paths]
+        return cls(
+            chunks=ordered,
+            config=config,
+            analyzer=QueryAnalyzer.create(
+                student_vocabulary=config.student_vocabulary,
+                synonym_weight=config.synonym_weight,
+                drop_filler=config.drop_query_filler,
+            ),
+            chunk_index=Bm25Index.build(docs, fields, k1=config.k1),
+            lesson_index=Bm25Index.build(lesson_docs, fields, k1=config.k1),
+            lesson_paths=lesson_paths,
+            lesson_chunks=MappingProxyType({k: tuple(v) for k, v in lesson_chunks.items()}),
+            pages=MappingProxyType(pages),
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        module: int | None = None,
+        chapter_min: int | None = None,
+        chapter_max: int | None = None,
+        lesson: int | None = None,
+        hardware_tier: int | None = None,
+        limit: int = 5,
+        page_path: str | None = None,
+    ) -> list[SearchResult]:
+        """Find the lessons that best answer ``query``: best first, one result each.
+
+        Filters narrow the book: ``module``; chapters ``chapter_min..chapter_max``
+        (inclusive); ``lesson`` number; ``hardware_tier`` keeps pages that need that tier
+        or less. ``page_path`` (doc path or page URL) is the page being read: it gets a
+        mild boost, and comes first when the question points at it ("explain this").
+        ``limit`` is 1..20. Raises :class:`SearchArgumentError` on invalid arguments.
+        """
+        return list(
+            self.search_with_coverage(
+                query,
+                module=module,
+                chapter_min=chapter_min,
+                chapter_max=chapter_max,
+                lesson=lesson,
+                hardware_tier=hardware_tier,
+                limit=limit,
+                page_path=page_path,
+            ).results
+        )
+
+    def search_with_coverage(
+        self,
+        query: str,
+        *,
+        module: int | None = None,
+        chapter_min: int | None = None,
+        chapter_max: int | None = None,
+        lesson: int | None = None,
+        hardware_tier: int | None = None,
+        limit: int = 5,
+        page_path: str | None = None,
+    ) -> SearchOutcome:
+        """Like :meth:`search`, plus whether the book covers the question at all."""
+        filters = _validate(
+            query, module, chapter_min, chapter_max, lesson, hardware_tier, limit, page_path
+        )
+        question = self._analyzer.analyze(query)
+        page = self._resolve_page(page_path, filters)
+        raw = {
+            index: score
+            for index, score in self._chunk_index.score(question.weights).items()
+            if filters.admit(self.chunks[index])
+        }
+        boosted = {
+            index: score * self._boost(index, question, page) for index, score in raw.items()
+        }
+        lesson_scores = self._lesson_scores(boosted, question)
+        # With nothing to match, or a question about "this" page, the page is the answer.
+        page_is_answer = page is not None and (
+            not question.terms or (question.points_at_page and self.config.page_first_when_pointed)
+        )
+        if page is not None and page_is_answer:
+            top = max(lesson_scores.values(), default=0.0)
+            lesson_scores[page] = top + lesson_scores.get(page, 0.0) + 1.0
+
+        ranked = sorted(lesson_scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        results = tuple(_result(self._best_chunk(path, boosted), score) for path, score in ranked)
+        confidence = self._confidence(question, raw)
+        distinct = tuple(dict.fromkeys(question.terms))
+        return SearchOutcome(
+            results=results,
+            covered=bool(results)
+            and (confidence >= self.config.covered_threshold or page_is_answer),
+            confidence=confidence,
+            matched_terms=tuple(t for t in distinct if t in self._chunk_index.postings),
+            missing_terms=tuple(t for t in distinct if t not in self._chunk_index.postings),
+        )
+
+    def _resolve_page(self, page_path: str | None, filters: _Filters) -> str | None:
+        """The indexed lesson ``page_path`` names; None if unknown or filtered out."""
+        page = self._pages.get(_page_key(page_path)) if page_path else None
+        if page is None or not filters.admit(self.chunks[self._lesson_chunks[page][0]]):
+            return None
+        return page
+
+    def _boost(self, index: int, question: Query, page: str | None) -> float:
+        chunk = self.chunks[index]
+        factor = 1.0
+        if question.place.is_named and question.place.contains(
+            chunk.module, chunk.chapter, chunk.lesson
+        ):
+            factor *= 1 + self.config.place_boost
+        if page is None:
+            return factor
+        if chunk.lesson_path == page:
+            return factor * (1 + self.config.page_boost)
+        page_chunk = self.chunks[self._lesson_chunks[page][0]]
+        if chunk.chapter is not None and (chunk.module, chunk.chapter) == (
+            page_chunk.module,
+            page_chunk.chapter,
+        ):
+            return factor * (1 + self.config.chapter_boost)
+        return factor
+
+    def _lesson_scores(
+        self, chunk_scores: Mapping[int, float], question: Query
+    ) -> dict[str, float]:
+        per_lesson: dict[str, list[float]] = {}
+        for index, score in chunk_scores.items():
+            per_lesson.setdefault(self.chunks[index].lesson_path, []).append(score)
+        decay = self.config.next_chunk_weight
+        scores = {
+            path: sum(
+                score * decay**rank for rank, score in enumerate(sorted(values, reverse=True))
+            )
+            for path, values in per_lesson.items()
+        }
+        if self.config.lesson_weight > 0:
+            for doc, score in self._lesson_index.score(question.weights).items():
+                path = self._lesson_paths[doc]
+                if path in scores:  # lessons the filters admitted
+                    scores[path] += self.config.lesson_weight * score
+        return scores
+
+    def _best_chunk(self, path: str, chunk_scores: Mapping[int, float]) -> Chunk:
+        # A page ranked only because the question points at it may match nothing: its
+        # opening passage then stands for the whole page.
+        best = max(self._lesson_chunks[path], key=lambda i: (chunk_scores.get(i, 0.0), -i))
+        return self.chunks[best]
+
+    def _confidence(self, question: Query, raw: Mapping[int, float]) -> float:
+        ceiling = sum(self._chunk_index.max_term_score(term) for term in question.terms)
+        if not ceiling:
+            return 0.0
+        return min(1.0, max(raw.values(), default=0.0) / ceiling)
+
+
+def _documents(
+    chunks: Sequence[Chunk], config: SearchConfig
+) -> tuple[dict[str, FieldSpec], list[dict[str, list[str]]]]:
+    """The BM25F fields and each chunk's analyzed field texts."""
+    cache: dict[str, str] = {}
+    if not config.fielded:
+        return {"text": FieldSpec(1.0, config.b)}, [
+            {"text": analyze(f"{chunk.heading}\n{chunk.text}", stem_cache=cache)}
+            for chunk in chunks
+        ]
+    fields = {
+        "title": FieldSpec(config.title_weight, config.b),
+        "heading": FieldSpec(config.heading_weight, config.b),
+        "body": FieldSpec(1.0, config.b),
+    }
+    docs = [
+        {
+            "title": analyze(chunk.title, stem_cache=cache),
+            # Subheadings inside the passage name its topics as well as its own heading.
+            "heading": analyze(
+                " ".join([chunk.heading, *subheadings(chunk.text)]), stem_cache=cache
+            ),
+            "body": analyze(chunk.text, stem_cache=cache),
+        }
+        for chunk in chunks
+    ]
+    return fields, docs
+
+
+def _merge(chunk_docs: Sequence[Mapping[str, list[str]]]) -> dict[str, list[str]]:
+    """A whole lesson as one document; its title, repeated on every chunk, counts once."""
+    merged: dict[str, list[str]] = {}
+    for doc in chunk_docs:
+        for name, terms in doc.items():
+            if name == "title" and name in merged:
+                continue
+            merged.setdefault(name, []).extend(terms)
+    return merged
+
+
+def _result(chunk: Chunk, score: float) -> SearchResult:
+    return SearchResult(
+        text=chunk.text,
+        title=chunk.title,
+        module=chunk.module,
+        chapter=chunk.chapter,
+        lesson=chunk.lesson,
+        url=chunk.url,
+        path=chunk.lesson_path,
+        heading=chunk.heading,
+        score=score,
+        hardware_tier=chunk.hardware_tier,
+    )
+
+
+def _page_key(value: str) -> str:
+    """Normalise a doc path or page URL to its docs-relative part."""
+    value = value.strip().split("#", 1)[0].split("?", 1)[0]
+    if "/docs/" in value:
+        value = value.split("/docs/", 1)[1]
+    elif value.endswith("/docs"):
+        value = ""
+    return value.strip("/")
+
+
+def _validate(
+    query: object,
+    module: object,
+    chapter_min: object,
+    chapter_max: object,
+    lesson: object,
+    hardware_tier: object,
+    limit: object,
+    page_path: object,
+) -> _Filters:
+    if not isinstance(query, str):
+        raise SearchArgumentError(f"query must be a string, got {type(query).__name__}")
+    if not query.strip():
+        raise SearchArgumentError("query is empty: pass the question to search for")
+    if len(query) > MAX_QUERY_CHARS:
+        raise SearchArgumentError(
+            f"query is {len(query)} characters long; shorten it to at most {MAX_QUERY_CHARS}"
+        )
+    limit_value = _optional_int("limit", limit)
+    if limit_value is None or not 1 <= limit_value <= MAX_LIMIT:
+        raise SearchArgumentError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}")
+    numbers = {
+        "module": _optional_int("module", module),
+        "chapter_min": _optional_int("chapter_min", chapter_min),
+        "chapter_max": _optional_int("chapter_max", chapter_max),
+        "lesson": _optional_int("lesson", lesson),
+    }
+    for name, value in numbers.items():
+        if value is not None and value < 0:
+            raise SearchArgumentError(f"{name} must be zero or positive, got {value}")
+    low, high = numbers["chapter_min"], numbers["chapter_max"]
+    if low is not None and high is not None and low > high:
+        raise SearchArgumentError(
+            f"chapter_min ({low}) is greater than chapter_max ({high}); swap them or drop one"
+        )
+    tier = _optional_int("hardware_tier", hardware_tier)
+    if tier is not None and tier not in HARDWARE_TIERS:
+        raise SearchArgumentError(
+            f"hardware_tier must be one of {', '.join(map(str, HARDWARE_TIERS))}, got {tier}"
+        )
+    if page_path is not None and not isinstance(page_path, str):
+        raise SearchArgumentError(
+            f"page_path must be a doc path or page URL string, got {type(page_path).__name__}"
+        )
+    return _Filters(numbers["module"], low, high, numbers["lesson"], tier)
+
+
+def _optional_int(name: str, value: object) -> int | None:
+    # bool is an int subclass, but limit=True is a caller bug, not the number 1.
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise SearchArgumentError(f"{name} must be an integer or None, got {value!r}")
