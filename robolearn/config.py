@@ -50,6 +50,7 @@ class Settings:
     scripted_tokens: int = 50
     scripted_delay_ms: float = 5.0
     max_body_bytes: int = 1 << 20
+    max_attachment_bytes: int = 10 << 20
     mailbox_capacity: int = 16
     actor_idle_timeout: float = 300.0
     shutdown_grace: float = 10.0
@@ -86,6 +87,9 @@ class Settings:
             ),
             max_body_bytes=reader.parse(
                 "ROBOLEARN_MAX_BODY_BYTES", _int_in(1024, 1 << 30), 1 << 20
+            ),
+            max_attachment_bytes=reader.parse(
+                "ROBOLEARN_MAX_ATTACHMENT_BYTES", _int_in(1, 1 << 31), 10 << 20
             ),
             mailbox_capacity=reader.parse("ROBOLEARN_MAILBOX_CAPACITY", _int_in(1, 100_000), 16),
             actor_idle_timeout=reader.parse(

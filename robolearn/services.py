@@ -14,10 +14,11 @@ from chatkit.store import Store
 from robolearn._aio import open_asyncio_loop
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import RequestContext, RoboLearnChatKitServer, ScriptedTokensModel
+from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore, BlobConverter
 from robolearn.chat._models import build_model
 from robolearn.chat._turns import ChatJob, ChatTurns, TurnFailed
 from robolearn.config import Settings
-from robolearn.store import NotFoundError, PostgresStore, StoreUnavailable, open_store
+from robolearn.store import BlobStore, NotFoundError, PostgresStore, StoreUnavailable, open_store
 
 __all__ = ["ChatActors", "Services", "open_services"]
 
@@ -34,6 +35,7 @@ class Services:
     store: PostgresStore
     server: RoboLearnChatKitServer
     actors: ChatActors
+    attachments: BlobAttachmentStore
 
 
 @asynccontextmanager
@@ -57,8 +59,17 @@ async def open_services(
             db_timeout=settings.db_timeout,
         ) as store:
             chosen = model or build_model(settings, local=ScriptedTokensModel(40, 0.01))
-            # PostgresStore serves any context that names a user; RequestContext does.
-            server = RoboLearnChatKitServer(cast("Store[RequestContext]", store), model=chosen)
+            blobs = BlobStore(store)
+            attachments = BlobAttachmentStore(
+                blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
+            )
+            server = RoboLearnChatKitServer(
+                # PostgresStore serves any context that names a user; RequestContext does.
+                cast("Store[RequestContext]", store),
+                attachments,
+                model=chosen,
+                converter_for=lambda context: BlobConverter(blobs, context),
+            )
             turns = ChatTurns(server, expected=(NotFoundError, StoreUnavailable, ValueError))
             actor_settings = ActorSettings(
                 mailbox_capacity=settings.mailbox_capacity,
@@ -66,4 +77,10 @@ async def open_services(
                 shutdown_grace=settings.shutdown_grace,
             )
             async with open_actor_system(lambda _key: turns, actor_settings) as actors:
-                yield Services(settings=settings, store=store, server=server, actors=actors)
+                yield Services(
+                    settings=settings,
+                    store=store,
+                    server=server,
+                    actors=actors,
+                    attachments=attachments,
+                )

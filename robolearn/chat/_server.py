@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, cast
 
@@ -59,13 +59,14 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         *,
         model: Model,
         tools: Sequence[Tool] = (),
-        converter: ThreadItemConverter | None = None,
+        converter_for: Callable[[RequestContext], ThreadItemConverter] | None = None,
         history_limit: int = _HISTORY_LIMIT,
     ) -> None:
         super().__init__(store, attachment_store)
         self._model = model
         self._tools = list(tools)
-        self._converter = converter or ThreadItemConverter()
+        # Per request: converting attachments reads their bytes as the requesting user.
+        self._converter_for = converter_for or (lambda _context: ThreadItemConverter())
         self._history_limit = history_limit
 
     # -- entry points used by the HTTP layer and the thread actors -----------------------------
@@ -91,7 +92,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             thread.title = _title(input_user_message)
         history = await self._history(thread, input_user_message, context)
         new = [input_user_message] if input_user_message is not None else []
-        agent_input = await self._converter.to_agent_input([*history, *new])
+        agent_input = await self._converter_for(context).to_agent_input([*history, *new])
         agent = Agent[AgentContext[RequestContext]](
             name="RoboLearn Assistant",
             instructions=build_instructions(user, page),

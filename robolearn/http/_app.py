@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from robolearn.services import Services
 from robolearn.store import StoreUnavailable
 
+from ._attachments import download, upload, upload_direct
 from ._chatkit import handle_chatkit
 from ._errors import HttpError
 
@@ -22,11 +23,26 @@ def create_app(services: Services) -> QuartTrio:
     # Streams are long-lived by design; the 60 s default would cut answers mid-way.
     app.config["RESPONSE_TIMEOUT"] = None
 
-    app.config["MAX_CONTENT_LENGTH"] = services.settings.max_body_bytes
+    # Each route enforces its own limit; this is only the outer bound.
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        services.settings.max_body_bytes, services.settings.max_attachment_bytes
+    )
 
     @app.post("/chatkit")
     async def chatkit() -> Response:
         return await handle_chatkit(services)
+
+    @app.post("/attachments")
+    async def attachment_direct_upload() -> Response:
+        return await upload_direct(services)
+
+    @app.route("/attachments/<attachment_id>/upload", methods=["PUT", "POST"])
+    async def attachment_upload(attachment_id: str) -> Response:
+        return await upload(services, attachment_id)
+
+    @app.get("/attachments/<attachment_id>")
+    async def attachment_download(attachment_id: str) -> Response:
+        return await download(services, attachment_id)
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:

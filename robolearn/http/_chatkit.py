@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import attrs
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
@@ -23,6 +24,8 @@ from chatkit.types import (
     ThreadsCreateReq,
     ThreadsGetByIdReq,
     ThreadsListReq,
+    ThreadsRetryAfterItemReq,
+    UserMessageInput,
     is_streaming_req,
 )
 from quart import Response, request
@@ -71,22 +74,23 @@ async def _handle(services: Services) -> Response:
         request_id=request.headers.get("X-Request-ID") or uuid.uuid4().hex,
         user_info=user_info,
         page_context=page_context,
+        base_url=request.host_url,
     )
     thread_id = getattr(parsed.params, "thread_id", None)
     if isinstance(thread_id, str):
         # Another user's thread is "not found" for every request type, reads included.
         await services.store.load_thread(thread_id, context)
+    if isinstance(parsed, ThreadsRetryAfterItemReq):
+        # chatkit answers an unknown item with an empty stream; say what is wrong instead.
+        await services.store.load_item(parsed.params.thread_id, parsed.params.item_id, context)
+    new_input = getattr(parsed.params, "input", None)
+    if isinstance(new_input, UserMessageInput):
+        await _check_attachments(services, new_input.attachments, context)
     if isinstance(parsed, _DIRECT):
         return _json(await services.server.answer(parsed, context))
     if isinstance(parsed, ThreadsCreateReq):
         thread_id = services.store.generate_thread_id(context)
-        context = RequestContext(
-            user_id=user_id,
-            request_id=context.request_id,
-            user_info=user_info,
-            page_context=page_context,
-            new_thread_id=thread_id,
-        )
+        context = attrs.evolve(context, new_thread_id=thread_id)
     if not isinstance(thread_id, str):
         raise HttpError(400, "invalid_request", f"{parsed.type} needs params.thread_id")
 
@@ -103,6 +107,16 @@ async def _handle(services: Services) -> Response:
         await stack.aclose()
         return _json(first)
     return _sse(first, replies, stack)
+
+
+async def _check_attachments(
+    services: Services, attachment_ids: list[str], context: RequestContext
+) -> None:
+    """Refuse a message whose attachments are foreign, missing or not uploaded, up front."""
+    limit = services.attachments.limits.max_per_message
+    if len(attachment_ids) > limit:
+        raise HttpError(400, "too_many_attachments", f"a message may carry at most {limit}")
+    await services.attachments.blobs.check_uploaded(attachment_ids, context)
 
 
 async def _read_body(limit: int) -> bytes:

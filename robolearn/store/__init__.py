@@ -5,6 +5,7 @@ given, applies migrations, and yields a :class:`PostgresStore` that implements
 ``chatkit.store.Store`` with per-user isolation.
 """
 
+from ._blobs import Blob, BlobStore
 from ._embedded import EmbeddedPostgres, open_embedded_postgres
 from ._errors import InvalidStoreInput, NotFoundError, PayloadTooLarge, StoreUnavailable
 from ._migrations import apply_migrations, load_migrations
@@ -12,6 +13,8 @@ from ._open import open_store
 from ._postgres import PostgresStore, StoreContext, StoreLimits
 
 __all__ = [
+    "Blob",
+    "BlobStore",
     "EmbeddedPostgres",
     "InvalidStoreInput",
     "NotFoundError",

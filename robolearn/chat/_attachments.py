@@ -1,0 +1,113 @@
+"""Attachments: two-phase uploads to this server, and their conversion into model input."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+
+import attrs
+from chatkit.agents import ThreadItemConverter
+from chatkit.store import AttachmentStore
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+)
+from openai.types.responses import ResponseInputContentParam
+from pydantic import AnyUrl
+
+from robolearn.store import BlobStore
+
+from ._context import RequestContext
+
+__all__ = ["AttachmentLimits", "AttachmentRejected", "BlobAttachmentStore", "BlobConverter"]
+
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+FILE_TYPES = frozenset(
+    {"application/pdf", "text/plain", "text/markdown", "text/csv", "application/json"}
+)
+
+
+class AttachmentRejected(ValueError):
+    """An attachment the server will not take (type, size, count, not uploaded)."""
+
+
+@attrs.frozen(kw_only=True)
+class AttachmentLimits:
+    max_bytes: int = 10 << 20
+    max_per_message: int = 4
+    image_types: frozenset[str] = IMAGE_TYPES
+    file_types: frozenset[str] = FILE_TYPES
+
+    def check(self, mime_type: str, size: int) -> None:
+        if mime_type not in self.image_types | self.file_types:
+            allowed = ", ".join(sorted(self.image_types | self.file_types))
+            raise AttachmentRejected(
+                f"attachments of type {mime_type!r} are not accepted ({allowed})"
+            )
+        if not 0 < size <= self.max_bytes:
+            raise AttachmentRejected(
+                f"attachment size must be from 1 to {self.max_bytes} bytes, got {size}"
+            )
+
+
+@attrs.frozen
+class BlobAttachmentStore(AttachmentStore[RequestContext]):
+    """chatkit's ``AttachmentStore``: announces uploads; the bytes arrive at ``upload_url``.
+
+    The upload and preview URLs point back at this server (``RequestContext.base_url``).
+    Images get a capability preview URL, since ``<img>`` cannot send auth headers.
+    """
+
+    blobs: BlobStore
+    limits: AttachmentLimits = attrs.field(factory=AttachmentLimits)
+
+    async def create_attachment(
+        self, input: AttachmentCreateParams, context: RequestContext
+    ) -> Attachment:
+        self.limits.check(input.mime_type, input.size)
+        attachment_id = self.generate_attachment_id(input.mime_type, context)
+        token = secrets.token_urlsafe(24)
+        await self.blobs.announce(attachment_id, input.mime_type, input.size, token, context)
+        base = context.base_url.rstrip("/")
+        upload = AttachmentUploadDescriptor(
+            url=AnyUrl(f"{base}/attachments/{attachment_id}/upload"), method="PUT"
+        )
+        if input.mime_type in self.limits.image_types:
+            return ImageAttachment(
+                id=attachment_id,
+                name=input.name,
+                mime_type=input.mime_type,
+                upload_descriptor=upload,
+                preview_url=AnyUrl(f"{base}/attachments/{attachment_id}?token={token}"),
+            )
+        return FileAttachment(
+            id=attachment_id, name=input.name, mime_type=input.mime_type, upload_descriptor=upload
+        )
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        await self.blobs.delete(attachment_id, context)
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        # chatkit's default carries 8 hex digits; these ids are global, so make them long.
+        return f"atc_{uuid.uuid4().hex}"
+
+
+@attrs.frozen
+class BlobConverter(ThreadItemConverter):
+    """Thread items to model input; attachments become data URLs of their uploaded bytes."""
+
+    blobs: BlobStore
+    context: RequestContext
+
+    async def attachment_to_message_content(
+        self, attachment: Attachment
+    ) -> ResponseInputContentParam:
+        blob = await self.blobs.load(attachment.id, context=self.context)
+        data_url = f"data:{blob.mime_type};base64,{base64.b64encode(blob.data).decode()}"
+        if isinstance(attachment, ImageAttachment):
+            return {"type": "input_image", "image_url": data_url, "detail": "auto"}
+        return {"type": "input_file", "file_data": data_url, "filename": attachment.name}

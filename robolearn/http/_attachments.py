@@ -1,0 +1,100 @@
+"""Attachment bytes over plain HTTP: two-phase upload target, direct upload, download."""
+
+from __future__ import annotations
+
+from chatkit.types import Attachment, AttachmentCreateParams
+from pydantic import TypeAdapter
+from quart import Response, request
+
+from robolearn.chat import RequestContext
+from robolearn.services import Services
+
+from ._auth import authenticate
+from ._errors import HttpError, from_exception
+
+__all__ = ["download", "upload", "upload_direct"]
+
+_ATTACHMENT = TypeAdapter[Attachment](Attachment)
+
+
+def _context(services: Services) -> RequestContext:
+    return RequestContext(
+        user_id=authenticate(request, services.settings), base_url=request.host_url
+    )
+
+
+async def _body(limit: int) -> tuple[bytes, str | None, str | None]:
+    """The uploaded bytes, with the file name and type when sent as multipart form data."""
+    if request.content_length is not None and request.content_length > limit:
+        raise HttpError(413, "payload_too_large", f"attachments are limited to {limit} bytes")
+    if request.mimetype == "multipart/form-data":
+        files = await request.files
+        upload = files.get("file")
+        if upload is None:
+            raise HttpError(400, "invalid_request", "multipart upload needs a 'file' field")
+        data = upload.read()
+        name, mime = upload.filename, upload.mimetype
+    else:
+        raw = await request.get_data(cache=False, as_text=False, parse_form_data=False)
+        data, name, mime = (raw if isinstance(raw, bytes) else raw.encode()), None, None
+    if len(data) > limit:
+        raise HttpError(413, "payload_too_large", f"attachments are limited to {limit} bytes")
+    if not data:
+        raise HttpError(400, "invalid_request", "the upload is empty")
+    return data, name, mime
+
+
+async def upload(services: Services, attachment_id: str) -> Response:
+    """Phase two of a two-phase upload: the bytes for an attachment announced before."""
+    try:
+        context = _context(services)
+        data, _, _ = await _body(services.settings.max_attachment_bytes)
+        attachment = await services.store.load_attachment(attachment_id, context)
+        services.attachments.limits.check(attachment.mime_type, len(data))
+        await services.attachments.blobs.upload(attachment_id, data, context)
+        done = attachment.model_copy(update={"upload_descriptor": None})
+        await services.store.save_attachment(done, context)
+        return _json(done)
+    except Exception as exc:
+        return from_exception(exc).response()
+
+
+async def upload_direct(services: Services) -> Response:
+    """Direct upload: create the attachment and send its bytes in one multipart request."""
+    try:
+        context = _context(services)
+        data, name, mime = await _body(services.settings.max_attachment_bytes)
+        mime = request.args.get("mime_type") or mime or "application/octet-stream"
+        params = AttachmentCreateParams(name=name or "upload", size=len(data), mime_type=mime)
+        attachment = await services.attachments.create_attachment(params, context)
+        await services.attachments.blobs.upload(attachment.id, data, context)
+        done = attachment.model_copy(update={"upload_descriptor": None})
+        await services.store.save_attachment(done, context)
+        return _json(done)
+    except Exception as exc:
+        return from_exception(exc).response()
+
+
+async def download(services: Services, attachment_id: str) -> Response:
+    """The bytes, for their owner, or for anyone with the preview token of the attachment."""
+    try:
+        token = request.args.get("token")
+        context = None if token else _context(services)
+        blob = await services.attachments.blobs.load(attachment_id, context=context, token=token)
+    except Exception as exc:
+        return from_exception(exc).response()
+    disposition = "inline" if blob.mime_type.startswith("image/") else "attachment"
+    return Response(
+        blob.data,
+        content_type=blob.mime_type,
+        headers={
+            "Content-Disposition": disposition,
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _json(attachment: Attachment) -> Response:
+    body = _ATTACHMENT.dump_json(attachment, by_alias=True, exclude_none=True)
+    return Response(body, content_type="application/json")

@@ -1,0 +1,114 @@
+"""Attachment bytes in PostgreSQL, owned per user like everything else."""
+
+from __future__ import annotations
+
+import hmac
+
+import attrs
+
+from ._errors import InvalidStoreInput, NotFoundError
+from ._postgres import PostgresStore, StoreContext, _check_id, _Conn
+
+__all__ = ["Blob", "BlobStore"]
+
+
+@attrs.frozen
+class Blob:
+    id: str
+    mime_type: str
+    data: bytes
+
+
+@attrs.frozen
+class BlobStore:
+    """Upload slots and their bytes. Reads need the owner, or the attachment's token."""
+
+    store: PostgresStore
+
+    async def announce(
+        self, attachment_id: str, mime_type: str, size: int, token: str, context: StoreContext
+    ) -> None:
+        """Reserve an upload slot (two-phase upload, phase one)."""
+        _check_id("attachment id", attachment_id)
+
+        def query(conn: _Conn) -> None:
+            conn.execute(
+                b"INSERT INTO attachment_blobs (id, user_id, mime_type, declared_size, token)"
+                b" VALUES (%s, %s, %s, %s, %s)",
+                (attachment_id, context.user_id, mime_type, size, token),
+            )
+
+        await self.store._run(query)
+
+    async def upload(self, attachment_id: str, data: bytes, context: StoreContext) -> str:
+        """Store the bytes of an announced attachment; returns its MIME type."""
+        _check_id("attachment id", attachment_id)
+
+        def query(conn: _Conn) -> str | None:
+            row = conn.execute(
+                b"UPDATE attachment_blobs SET data = %s, uploaded_at = now()"
+                b" WHERE id = %s AND user_id = %s RETURNING mime_type",
+                (data, attachment_id, context.user_id),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        mime_type = await self.store._run(query)
+        if mime_type is None:
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        return mime_type
+
+    async def load(
+        self, attachment_id: str, *, context: StoreContext | None = None, token: str | None = None
+    ) -> Blob:
+        """The uploaded bytes, for their owner or for a holder of the preview token."""
+        _check_id("attachment id", attachment_id)
+
+        def query(conn: _Conn) -> tuple[str, str, str, bytes | None] | None:
+            row = conn.execute(
+                b"SELECT user_id, token, mime_type, data FROM attachment_blobs WHERE id = %s",
+                (attachment_id,),
+            ).fetchone()
+            return None if row is None else (row[0], row[1], row[2], row[3])
+
+        row = await self.store._run(query)
+        if row is None:
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        owner, expected_token, mime_type, data = row
+        owner_ok = context is not None and context.user_id == owner
+        token_ok = token is not None and hmac.compare_digest(token, expected_token)
+        if not (owner_ok or token_ok):
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        if data is None:
+            raise NotFoundError(f"attachment {attachment_id} has not been uploaded yet")
+        return Blob(attachment_id, mime_type, bytes(data))
+
+    async def check_uploaded(self, attachment_ids: list[str], context: StoreContext) -> None:
+        """Raise unless each attachment is the caller's and its bytes have arrived."""
+        for attachment_id in attachment_ids:
+            _check_id("attachment id", attachment_id)
+
+        def query(conn: _Conn) -> dict[str, bool]:
+            rows = conn.execute(
+                b"SELECT id, data IS NOT NULL FROM attachment_blobs"
+                b" WHERE id = ANY(%s) AND user_id = %s",
+                (attachment_ids, context.user_id),
+            ).fetchall()
+            return {row[0]: row[1] for row in rows}
+
+        uploaded = await self.store._run(query) if attachment_ids else {}
+        for attachment_id in attachment_ids:
+            if attachment_id not in uploaded:
+                raise NotFoundError(f"attachment {attachment_id} not found")
+            if not uploaded[attachment_id]:
+                raise InvalidStoreInput(f"attachment {attachment_id} has not been uploaded yet")
+
+    async def delete(self, attachment_id: str, context: StoreContext) -> None:
+        _check_id("attachment id", attachment_id)
+
+        def query(conn: _Conn) -> None:
+            conn.execute(
+                b"DELETE FROM attachment_blobs WHERE id = %s AND user_id = %s",
+                (attachment_id, context.user_id),
+            )
+
+        await self.store._run(query)

@@ -1,0 +1,251 @@
+"""A whole conversation through the real HTTP stack: Hypercorn, SSE, actors, PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import trio
+
+from robolearn import _aio
+from robolearn.config import Settings
+from robolearn.services import Services
+
+from ._models import RecordingModel
+from .conftest import ChatKit, parse_sse, user_input
+
+PAGE = {
+    "url": "https://robolearn.example/docs/module-1-ros2/chapter-2/topics",
+    "title": "Topics and Messages",
+    "path": "/docs/module-1-ros2/chapter-2/topics",
+    "headings": ["Publishers", "Subscribers"],
+}
+USER = {"id": "u-alice", "name": "Alice", "softwareBackground": "Python", "hardwareTier": 2}
+
+
+@pytest.fixture
+def model() -> RecordingModel:
+    return RecordingModel()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: object) -> Settings:
+    return Settings(database_url=database_url, auth="dev", mailbox_capacity=64)
+
+
+async def post_and_hang_up(client: ChatKit, body: dict[str, object], until: bytes) -> bytes:
+    """POST over a raw socket, read until ``until`` shows up, then drop the connection."""
+    url = client.http.base_url
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST /chatkit HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
+        f"X-User-ID: {client.headers['X-User-ID']}\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode()
+    stream = await trio.open_tcp_stream(url.host, url.port or 80)
+    seen = b""
+    async with stream:
+        await stream.send_all(head + payload)
+        while until not in seen:
+            chunk = await stream.receive_some()
+            assert chunk, "server closed the stream first"
+            seen += chunk
+    return seen
+
+
+def types(events: list[dict[str, object]]) -> list[object]:
+    return [event["type"] for event in events]
+
+
+async def test_new_thread_streams_in_protocol_order_and_persists(alice: ChatKit) -> None:
+    events = await alice.stream("threads.create", input=user_input("What is a node?"))
+    kinds = [t for t in types(events) if t != "thread.updated"]
+    assert kinds[:4] == [
+        "thread.created",
+        "thread.item.done",
+        "stream_options",
+        "thread.item.added",
+    ]
+    assert kinds[-1] == "thread.item.done"
+    assert set(kinds[4:-1]) == {"thread.item.updated"}
+    user_item, answer = events[1]["item"], events[-1]["item"]
+    assert user_item["type"] == "user_message"
+    assert answer["type"] == "assistant_message"
+    assert answer["content"][0]["text"].startswith("answer to: What is a node?")
+
+    thread_id = events[0]["thread"]["id"]
+    listed = (await alice.call("items.list", thread_id=thread_id, order="asc")).json()
+    assert [i["id"] for i in listed["data"]] == [user_item["id"], answer["id"]]
+    thread = (await alice.call("threads.get_by_id", thread_id=thread_id)).json()
+    assert thread["title"] == "What is a node?"
+
+
+async def test_follow_up_uses_history_once_and_keeps_page_context(
+    alice: ChatKit, model: RecordingModel
+) -> None:
+    metadata = {"userInfo": USER, "pageContext": PAGE}
+    first = await alice.stream("threads.create", metadata=metadata, input=user_input("Q1"))
+    thread_id = first[0]["thread"]["id"]
+    # The follow-up carries no metadata, as the textbook frontend sends it.
+    await alice.stream("threads.add_user_message", thread_id=thread_id, input=user_input("Q2"))
+
+    call = model.calls[-1]
+    assert call.instructions is not None
+    assert "Topics and Messages" in call.instructions
+    assert "Alice" in call.instructions
+    texts = [str(item) for item in call.input]
+    assert sum("Q2" in text for text in texts) == 1  # the new message, not duplicated
+    assert any("Q1" in text for text in texts)
+    assert any("answer to: Q1" in text for text in texts)
+
+
+async def test_history_is_limited_to_the_last_ten_items(
+    alice: ChatKit, model: RecordingModel
+) -> None:
+    first = await alice.stream("threads.create", input=user_input("m0"))
+    thread_id = first[0]["thread"]["id"]
+    for n in range(1, 8):
+        await alice.stream(
+            "threads.add_user_message", thread_id=thread_id, input=user_input(f"m{n}")
+        )
+    history = model.calls[-1].input[:-1]
+    assert len(history) == 10
+    assert "m7" in str(model.calls[-1].input[-1])
+
+
+async def test_threads_list_pages(alice: ChatKit, bob: ChatKit) -> None:
+    ids = []
+    for n in range(3):
+        events = await alice.stream("threads.create", input=user_input(f"thread {n}"))
+        ids.append(events[0]["thread"]["id"])
+    await bob.stream("threads.create", input=user_input("bob's"))
+
+    page1 = (await alice.call("threads.list", limit=2, order="desc")).json()
+    assert [t["id"] for t in page1["data"]] == [ids[2], ids[1]]
+    assert page1["has_more"] is True
+    page2 = (await alice.call("threads.list", limit=2, order="desc", after=page1["after"])).json()
+    assert [t["id"] for t in page2["data"]] == [ids[0]]
+    assert page2["has_more"] is False
+
+
+async def test_pipelined_messages_are_answered_in_order(
+    alice: ChatKit, model: RecordingModel
+) -> None:
+    model.tokens, model.delay = 5, 0.002
+    first = await alice.stream("threads.create", input=user_input("start"))
+    thread_id = first[0]["thread"]["id"]
+    answers: dict[int, list[dict[str, object]]] = {}
+
+    async def send(n: int) -> None:
+        answers[n] = await alice.stream(
+            "threads.add_user_message", thread_id=thread_id, input=user_input(f"msg {n}")
+        )
+
+    async with trio.open_nursery() as nursery:
+        for n in range(20):
+            nursery.start_soon(send, n)
+            await trio.sleep(0.01)  # arrive in send order without waiting for answers
+
+    for n, events in answers.items():
+        texts = [
+            e["item"]["content"][0]["text"]
+            for e in events
+            if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+        ]
+        assert texts == [f"answer to: msg {n} t1 t2 t3 t4"]
+
+    items = (await alice.call("items.list", thread_id=thread_id, limit=100, order="asc")).json()[
+        "data"
+    ]
+    assert len(items) == 42
+    pairs = list(zip(items[::2], items[1::2], strict=True))
+    asked = []
+    for question, answer in pairs:
+        assert question["type"] == "user_message"
+        assert answer["type"] == "assistant_message"
+        text = question["content"][0]["text"]
+        assert answer["content"][0]["text"].startswith(f"answer to: {text} ")
+        asked.append(text)
+    assert asked == ["start", *[f"msg {n}" for n in range(20)]]
+
+
+async def test_hundred_threads_run_concurrently(alice: ChatKit, model: RecordingModel) -> None:
+    model.delay = 0.005
+    results: dict[int, list[dict[str, object]]] = {}
+
+    async def converse(n: int) -> None:
+        results[n] = await alice.stream("threads.create", input=user_input(f"thread {n}"))
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            for n in range(100):
+                nursery.start_soon(converse, n)
+    assert len(results) == 100
+    thread_ids = {events[0]["thread"]["id"] for events in results.values()}
+    assert len(thread_ids) == 100
+    for n, events in results.items():
+        assert events[-1]["item"]["content"][0]["text"].startswith(f"answer to: thread {n} ")
+
+
+async def test_disconnect_mid_stream_still_persists_the_answer(
+    alice: ChatKit, model: RecordingModel, services: Services
+) -> None:
+    model.tokens, model.delay = 40, 0.01
+    body = {"type": "threads.create", "params": {"input": user_input("long one")}}
+    seen = await post_and_hang_up(alice, body, until=b"thread.item.updated")
+    seen = seen.split(b"\r\n\r\n", 1)[1]
+    thread_id = parse_sse(seen.split(b"\n\n", 1)[0].split(b"\r\n", 1)[-1] + b"\n\n")[0]["thread"][
+        "id"
+    ]
+
+    with trio.fail_after(10):
+        while True:
+            items = (await alice.call("items.list", thread_id=thread_id, order="asc")).json()[
+                "data"
+            ]
+            if len(items) == 2:
+                break
+            await trio.sleep(0.05)
+    answer = items[1]["content"][0]["text"]
+    assert answer == "answer to: long one " + " ".join(f"t{n}" for n in range(1, 40))
+    # The turn ended cleanly: nothing left running on either side of the bridge.
+    with trio.fail_after(5):
+        while services.actors.statistics().busy_actors or _aio.pending_asyncio_tasks():
+            await trio.sleep(0.02)
+
+
+async def test_reads_do_not_wait_behind_a_running_answer(
+    alice: ChatKit, model: RecordingModel
+) -> None:
+    first = await alice.stream("threads.create", input=user_input("hi"))
+    thread_id = first[0]["thread"]["id"]
+    model.tokens, model.delay = 100, 0.02  # a 2 s answer
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: alice.stream(
+                "threads.add_user_message", thread_id=thread_id, input=user_input("slow")
+            )
+        )
+        await trio.sleep(0.2)
+        with trio.fail_after(1):
+            listed = await alice.call("items.list", thread_id=thread_id, order="asc")
+        assert listed.status_code == 200
+
+
+async def test_unknown_request_body_is_not_a_500(http: httpx.AsyncClient) -> None:
+    response = await http.post("/chatkit", content=b"\xff\xfe", headers={"X-User-ID": "a"})
+    assert response.status_code == 400
+
+
+async def test_retry_replaces_the_answer(alice: ChatKit, model: RecordingModel) -> None:
+    first = await alice.stream("threads.create", input=user_input("again?"))
+    thread_id = first[0]["thread"]["id"]
+    user_id, old_answer = first[1]["item"]["id"], first[-1]["item"]["id"]
+    events = await alice.stream("threads.retry_after_item", thread_id=thread_id, item_id=user_id)
+    new_answer = events[-1]["item"]
+    assert new_answer["type"] == "assistant_message"
+    assert new_answer["id"] != old_answer
+    items = (await alice.call("items.list", thread_id=thread_id, order="asc")).json()["data"]
+    assert [i["id"] for i in items] == [user_id, new_answer["id"]]
+    # The model saw the question once, not twice.
+    assert sum("again?" in str(item) for item in model.calls[-1].input) == 1
