@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
@@ -49,11 +50,29 @@ def _log_only_exception_handler(loop: object, context: dict[str, Any]) -> None:
     )
 
 
+# The tasks started (directly or not) by the stream pump running in this context; see
+# _reap_turn_tasks. A context variable, so concurrent pumps never see each other's tasks.
+_pump_tasks: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars.ContextVar(
+    "robolearn_pump_tasks", default=None
+)
+
+
+def _tracking_task_factory(
+    loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+    owned = _pump_tasks.get()
+    if owned is not None:
+        owned.add(task)
+    return task
+
+
 @asynccontextmanager
 async def open_asyncio_loop() -> AsyncIterator[None]:
     """Host an asyncio loop inside the current trio run for the duration of the block."""
     async with trio_asyncio.open_loop() as loop:
         loop.set_exception_handler(_log_only_exception_handler)
+        loop.set_task_factory(_tracking_task_factory)
         yield
 
 
@@ -113,6 +132,8 @@ async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterato
     failure: list[Exception] = []
 
     async def pump() -> None:
+        owned: set[asyncio.Task[Any]] = set()
+        _pump_tasks.set(owned)
         try:
             async for item in make():
                 # If the reader left, keep going anyway so the producer finishes its work.
@@ -122,6 +143,7 @@ async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterato
             failure.append(exc)
         finally:
             send.close()
+            await _reap(owned)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trio_asyncio.aio_as_trio(pump))
@@ -131,7 +153,24 @@ async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterato
             nursery.cancel_scope.cancel()
 
 
+async def _reap(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel and await the tasks a stream left behind.
+
+    chatkit's event merging starts helper tasks and does not cancel them when its stream is
+    cancelled; one waits forever on an internal queue. Every task started under the pump
+    ends with the pump, so a turn leaves nothing running.
+    """
+    current = asyncio.current_task()
+    leftovers = [task for task in tasks if task is not current]
+    for task in leftovers:
+        task.cancel()
+    # return_exceptions: their errors belong to the stream that already ended; retrieving
+    # them also keeps asyncio from logging "exception was never retrieved".
+    await asyncio.gather(*leftovers, return_exceptions=True)
+
+
 def pending_asyncio_tasks() -> int:
     """How many asyncio tasks are alive in the bridged loop (0 when idle: none leaked)."""
     loop = asyncio.get_event_loop()
     return sum(1 for task in asyncio.all_tasks(loop) if not task.done())
+

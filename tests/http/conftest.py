@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import pytest
 import trio
 from hypercorn.trio import serve
 
+from robolearn import _aio
 from robolearn.chat import ScriptedTokensModel
 from robolearn.config import Settings
 from robolearn.http import create_app
@@ -96,3 +97,18 @@ def alice(http: httpx.AsyncClient) -> ChatKit:
 @pytest.fixture
 def bob(http: httpx.AsyncClient) -> ChatKit:
     return ChatKit(http, "bob")
+
+
+async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], seconds: float = 5) -> None:
+    """Poll ``predicate`` until it holds: for state seen only from outside (HTTP, statistics)."""
+    with trio.fail_after(seconds):
+        while True:
+            result = predicate()
+            if result if isinstance(result, bool) else await result:
+                return
+            await trio.sleep(0.01)
+
+
+def quiescent(services: Services) -> bool:
+    """No turn running and no asyncio task alive: nothing leaked by a finished turn."""
+    return not services.actors.statistics().busy_actors and not _aio.pending_asyncio_tasks()

@@ -8,12 +8,11 @@ import httpx
 import pytest
 import trio
 
-from robolearn import _aio
 from robolearn.config import Settings
 from robolearn.services import Services
 
 from ._models import RecordingModel
-from .conftest import ChatKit, parse_sse, user_input
+from .conftest import ChatKit, parse_sse, quiescent, user_input, wait_until
 
 PAGE = {
     "url": "https://robolearn.example/docs/module-1-ros2/chapter-2/topics",
@@ -209,9 +208,7 @@ async def test_disconnect_mid_stream_still_persists_the_answer(
     answer = items[1]["content"][0]["text"]
     assert answer == "answer to: long one " + " ".join(f"t{n}" for n in range(1, 40))
     # The turn ended cleanly: nothing left running on either side of the bridge.
-    with trio.fail_after(5):
-        while services.actors.statistics().busy_actors or _aio.pending_asyncio_tasks():
-            await trio.sleep(0.02)
+    await wait_until(lambda: quiescent(services))
 
 
 async def test_reads_do_not_wait_behind_a_running_answer(
@@ -249,3 +246,48 @@ async def test_retry_replaces_the_answer(alice: ChatKit, model: RecordingModel) 
     assert [i["id"] for i in items] == [user_id, new_answer["id"]]
     # The model saw the question once, not twice.
     assert sum("again?" in str(item) for item in model.calls[-1].input) == 1
+
+
+async def test_cancelled_turn_persists_the_partial_answer(
+    alice: ChatKit, model: RecordingModel, services: Services
+) -> None:
+    first = await alice.stream("threads.create", input=user_input("hi"))
+    thread_id = first[0]["thread"]["id"]
+    model.tokens, model.delay = 200, 0.01  # 2 s: cancelled long before the end
+    body = {
+        "type": "threads.add_user_message",
+        "params": {"thread_id": thread_id, "input": user_input("interrupt me")},
+    }
+    async with trio.open_nursery() as nursery:
+
+        async def send() -> None:
+            response = await alice.http.post("/chatkit", json=body, headers=alice.headers)
+            sent.extend(parse_sse(response.content))
+
+        sent: list[dict[str, object]] = []
+        nursery.start_soon(send)
+        await wait_until(
+            lambda: bool(services.actors.statistics().busy_actors) and len(model.calls) == 2
+        )
+        await trio.sleep(0.2)  # some deltas out
+        assert services.actors.cancel(thread_id)
+
+    assert sent[-1]["type"] == "error"  # the client is told, and may retry
+    await wait_until(lambda: quiescent(services))
+    items = (await alice.call("items.list", thread_id=thread_id, order="asc")).json()["data"]
+    assert [i["type"] for i in items] == [
+        "user_message",
+        "assistant_message",
+        "user_message",
+        "assistant_message",
+    ]
+    partial = items[-1]["content"][0]["text"]
+    assert partial.startswith("answer to: interrupt me t1")
+    assert not partial.endswith("t199")
+    # The model run stopped with the turn: no more calls, nothing still streaming.
+    assert len(model.calls) == 2
+    # The next message on the thread works, and its history includes the partial answer.
+    after = await alice.stream(
+        "threads.add_user_message", thread_id=thread_id, input=user_input("ok")
+    )
+    assert after[-1]["item"]["content"][0]["text"].startswith("answer to: ok")
