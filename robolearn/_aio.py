@@ -173,4 +173,3 @@ def pending_asyncio_tasks() -> int:
     """How many asyncio tasks are alive in the bridged loop (0 when idle: none leaked)."""
     loop = asyncio.get_event_loop()
     return sum(1 for task in asyncio.all_tasks(loop) if not task.done())
-

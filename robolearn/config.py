@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
 import attrs
 import platformdirs
@@ -19,6 +20,7 @@ __all__ = ["ConfigError", "Settings"]
 _T = TypeVar("_T")
 
 AuthMode = Literal["jwt", "dev"]
+LogFormat = Literal["json", "text"]
 ModelChoice = Literal["auto", "local", "scripted", "openai"]
 
 
@@ -39,10 +41,20 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     auth: AuthMode = "jwt"
+    jwt_secret: str | None = attrs.field(default=None, repr=False)
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    rate_limit_per_minute: int = 60
+    max_streams_per_user: int = 3
+    max_streams: int = 500
+    max_message_chars: int = 8000
     db_pool_min: int = 2
     db_pool_max: int = 10
     db_timeout: float = 3.0
     log_level: str = "INFO"
+    log_format: LogFormat = "json"
     model: ModelChoice = "auto"
     openai_api_key: str | None = attrs.field(default=None, repr=False)
     openai_base_url: str | None = None
@@ -54,6 +66,11 @@ class Settings:
     mailbox_capacity: int = 16
     actor_idle_timeout: float = 300.0
     shutdown_grace: float = 10.0
+    # The textbook (robolearn.rag): lesson URLs are built on site_url at ingest.
+    site_url: str = "https://robolearn.github.io"
+    rag_refresh_seconds: float = 10.0
+    # Test-only admin hook (robolearn.http._admin): off unless a token is set.
+    admin_token: str | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,11 +83,29 @@ class Settings:
             host=reader.text("ROBOLEARN_HOST") or "127.0.0.1",
             port=reader.parse("ROBOLEARN_PORT", _int_in(1, 65535), 8000),
             auth=cast(AuthMode, reader.parse("ROBOLEARN_AUTH", _choice("jwt", "dev"), "jwt")),
+            jwt_secret=reader.text("ROBOLEARN_JWT_SECRET"),
+            jwks_url=reader.text("ROBOLEARN_JWKS_URL"),
+            jwks_file=reader.parse("ROBOLEARN_JWKS_FILE", _path, None),
+            jwt_audience=reader.text("ROBOLEARN_JWT_AUDIENCE"),
+            jwt_issuer=reader.text("ROBOLEARN_JWT_ISSUER"),
+            rate_limit_per_minute=reader.parse(
+                "ROBOLEARN_RATE_LIMIT_PER_MINUTE", _int_in(0, 1_000_000), 60
+            ),
+            max_streams_per_user=reader.parse(
+                "ROBOLEARN_MAX_STREAMS_PER_USER", _int_in(1, 10_000), 3
+            ),
+            max_streams=reader.parse("ROBOLEARN_MAX_STREAMS", _int_in(1, 1_000_000), 500),
+            max_message_chars=reader.parse(
+                "ROBOLEARN_MAX_MESSAGE_CHARS", _int_in(1, 10_000_000), 8000
+            ),
             db_pool_min=reader.parse("ROBOLEARN_DB_POOL_MIN", _int_in(0, 1000), 2),
             db_pool_max=reader.parse("ROBOLEARN_DB_POOL_MAX", _int_in(1, 1000), 10),
             db_timeout=reader.parse("ROBOLEARN_DB_TIMEOUT", _float_in(0.1, 300.0), 3.0),
             log_level=reader.parse(
                 "ROBOLEARN_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+            ),
+            log_format=cast(
+                LogFormat, reader.parse("ROBOLEARN_LOG_FORMAT", _choice("json", "text"), "json")
             ),
             model=cast(
                 ModelChoice,
@@ -96,7 +131,14 @@ class Settings:
                 "ROBOLEARN_ACTOR_IDLE_TIMEOUT", _float_in(0.01, 86_400.0), 300.0
             ),
             shutdown_grace=reader.parse("ROBOLEARN_SHUTDOWN_GRACE", _float_in(0.0, 3_600.0), 10.0),
+            site_url=reader.parse("ROBOLEARN_SITE_URL", _site_url, "https://robolearn.github.io"),
+            rag_refresh_seconds=reader.parse(
+                "ROBOLEARN_RAG_REFRESH_SECONDS", _float_in(0.1, 86_400.0), 10.0
+            ),
+            admin_token=reader.text("ROBOLEARN_ADMIN_TOKEN"),
         )
+        if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
+            raise ConfigError("ROBOLEARN_JWT_SECRET must be at least 32 characters")
         if settings.model == "openai" and not settings.openai_api_key:
             raise ConfigError("ROBOLEARN_MODEL=openai needs OPENAI_API_KEY")
         if settings.db_pool_min > settings.db_pool_max:
@@ -111,8 +153,9 @@ class Settings:
         shown = {field.name: str(getattr(self, field.name)) for field in attrs.fields(Settings)}
         if self.database_url:
             shown["database_url"] = _mask_url(self.database_url)
-        if self.openai_api_key:
-            shown["openai_api_key"] = "***"
+        for secret in ("openai_api_key", "jwt_secret", "admin_token"):
+            if getattr(self, secret):
+                shown[secret] = "***"
         return shown
 
 
@@ -166,6 +209,13 @@ def _choice(*choices: str) -> Callable[[str], str]:
         raise ValueError(f"expected one of {', '.join(choices)}")
 
     return parse
+
+
+def _site_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s) URL such as https://robolearn.github.io")
+    return raw.rstrip("/")
 
 
 def _mask_url(url: str) -> str:

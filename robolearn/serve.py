@@ -26,6 +26,9 @@ def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
     path = config_file or _HYPERCORN_TOML
     config = Config.from_toml(str(path)) if path.is_file() else Config()
     config.bind = [bind]
+    # Through our handlers, so access and server logs are JSON lines like the rest.
+    config.accesslog = logging.getLogger("hypercorn.access")
+    config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
 

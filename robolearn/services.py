@@ -13,11 +13,13 @@ from chatkit.store import Store
 
 from robolearn._aio import open_asyncio_loop
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
-from robolearn.chat import RequestContext, RoboLearnChatKitServer, ScriptedTokensModel
+from robolearn.chat import LocalTutorModel, RequestContext, RoboLearnChatKitServer, search_tool
 from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore, BlobConverter
 from robolearn.chat._models import build_model
 from robolearn.chat._turns import ChatJob, ChatTurns, TurnFailed
 from robolearn.config import Settings
+from robolearn.obs import Metrics
+from robolearn.rag import LiveIndex, RagRepository, demo_lessons
 from robolearn.store import BlobStore, NotFoundError, PostgresStore, StoreUnavailable, open_store
 
 __all__ = ["ChatActors", "Services", "open_services"]
@@ -36,15 +38,17 @@ class Services:
     server: RoboLearnChatKitServer
     actors: ChatActors
     attachments: BlobAttachmentStore
+    metrics: Metrics
+    textbook: LiveIndex
 
 
 @asynccontextmanager
 async def open_services(
     settings: Settings, *, model: Model | None = None
 ) -> AsyncIterator[Services]:
-    """Open the asyncio bridge, the store (embedded PostgreSQL when no DATABASE_URL) and the
-    thread actors; close them in reverse order, so running turns finish (or persist their
-    partial answers) while the database is still there.
+    """Open the asyncio bridge, the store (embedded PostgreSQL when no DATABASE_URL), the
+    textbook index and the thread actors; close them in reverse order, so running turns
+    finish (or persist their partial answers) while the database is still there.
 
     ``model`` overrides the one Settings choose (tests inject scripted models).
     """
@@ -58,7 +62,10 @@ async def open_services(
             pool_max=settings.db_pool_max,
             db_timeout=settings.db_timeout,
         ) as store:
-            chosen = model or build_model(settings, local=ScriptedTokensModel(40, 0.01))
+            # The book the tutor searches; an empty database gets the demo corpus.
+            textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
+            chosen = model or build_model(settings, local=LocalTutorModel())
+            metrics = Metrics()
             blobs = BlobStore(store)
             attachments = BlobAttachmentStore(
                 blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
@@ -68,7 +75,9 @@ async def open_services(
                 cast("Store[RequestContext]", store),
                 attachments,
                 model=chosen,
+                tools=[search_tool(lambda: textbook.current)],
                 converter_for=lambda context: BlobConverter(blobs, context),
+                observer=metrics,
             )
             turns = ChatTurns(server, expected=(NotFoundError, StoreUnavailable, ValueError))
             actor_settings = ActorSettings(
@@ -76,11 +85,16 @@ async def open_services(
                 idle_timeout=settings.actor_idle_timeout,
                 shutdown_grace=settings.shutdown_grace,
             )
-            async with open_actor_system(lambda _key: turns, actor_settings) as actors:
+            async with (
+                textbook.running(settings.rag_refresh_seconds),
+                open_actor_system(lambda _key: turns, actor_settings) as actors,
+            ):
                 yield Services(
                     settings=settings,
                     store=store,
                     server=server,
                     actors=actors,
                     attachments=attachments,
+                    textbook=textbook,
+                    metrics=metrics,
                 )

@@ -5,17 +5,23 @@ through ``robolearn._aio`` and never touch asyncio themselves.
 """
 
 from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
+from ._local_model import LocalTutorModel
 from ._server import REQUEST_ADAPTER, RoboLearnChatKitServer
 from ._text_model import ScriptedTokensModel, TextStreamModel
+from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
 
 __all__ = [
     "REQUEST_ADAPTER",
+    "SEARCH_TOOL_NAME",
+    "LocalTutorModel",
     "MetadataError",
     "PageContext",
     "RequestContext",
     "RoboLearnChatKitServer",
     "ScriptedTokensModel",
+    "SearchFindings",
     "TextStreamModel",
     "UserInfo",
     "parse_metadata",
+    "search_tool",
 ]

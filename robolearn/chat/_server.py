@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, cast
 
+import attrs
 from agents import Agent, RunConfig, Runner
 from agents.models.interface import Model
 from agents.tool import Tool
@@ -31,6 +32,7 @@ from pydantic import TypeAdapter
 
 from ._context import PageContext, RequestContext, UserInfo
 from ._ids import with_fresh_item_ids
+from ._observe import ObservingHooks, RunObserver
 from ._prompt import build_instructions
 
 __all__ = ["REQUEST_ADAPTER", "RoboLearnChatKitServer"]
@@ -61,8 +63,10 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         tools: Sequence[Tool] = (),
         converter_for: Callable[[RequestContext], ThreadItemConverter] | None = None,
         history_limit: int = _HISTORY_LIMIT,
+        observer: RunObserver | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
+        self._observer = observer
         self._model = model
         self._tools = list(tools)
         # Per request: converting attachments reads their bytes as the requesting user.
@@ -91,6 +95,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         if thread.title is None and input_user_message is not None:
             thread.title = _title(input_user_message)
         history = await self._history(thread, input_user_message, context)
+        _log.info("running the tutor with %d history items", len(history))
         new = [input_user_message] if input_user_message is not None else []
         agent_input = await self._converter_for(context).to_agent_input([*history, *new])
         agent = Agent[AgentContext[RequestContext]](
@@ -100,12 +105,18 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             tools=self._tools,
         )
         agent_context = AgentContext[RequestContext](
-            thread=thread, store=self.store, request_context=context
+            thread=thread,
+            store=self.store,
+            # Tools (the book search) see the remembered user and page as well: follow-ups
+            # often arrive without metadata.
+            request_context=attrs.evolve(context, user_info=user, page_context=page),
         )
+        hooks = ObservingHooks(self._observer) if self._observer is not None else None
         result = Runner.run_streamed(
             agent,
             agent_input,
             context=agent_context,
+            hooks=hooks,
             # Traces would go to OpenAI; observability is ours (logs, metrics, OTel).
             run_config=RunConfig(tracing_disabled=True),
         )
@@ -123,6 +134,8 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         finally:
             # Without this the model run goes on after the reader is gone (cancel, disconnect).
             result.cancel()
+            if hooks is not None:
+                hooks.finish()
 
     async def _history(
         self, thread: ThreadMetadata, current: UserMessageItem | None, context: RequestContext

@@ -8,7 +8,6 @@ the pipeline (chatkit's stream conversion, persistence) is exactly the one real 
 from __future__ import annotations
 
 import abc
-import itertools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
@@ -19,27 +18,13 @@ from agents.model_settings import ModelSettings
 from agents.models.interface import Model, ModelTracing
 from agents.tool import Tool
 from agents.usage import Usage
-from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
-)
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from robolearn import _aio
 
-__all__ = ["ScriptedTokensModel", "TextStreamModel", "last_user_text"]
+from ._responses import ResponseStream, message
 
-# Chat Completions models give every message this id; the server must mint real ones.
-_MESSAGE_ID = "__fake_id__"
+__all__ = ["ScriptedTokensModel", "TextStreamModel", "last_user_text"]
 
 
 class TextStreamModel(Model, abc.ABC):
@@ -66,7 +51,7 @@ class TextStreamModel(Model, abc.ABC):
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
         text = "".join([d async for d in self.text_deltas(system_instructions, input)])
-        return ModelResponse(output=[_message(text)], usage=Usage(), response_id=None)
+        return ModelResponse(output=[message(text)], usage=Usage(), response_id=None)
 
     async def stream_response(
         self,
@@ -82,84 +67,11 @@ class TextStreamModel(Model, abc.ABC):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        seq = itertools.count()
-        yield _event(
-            ResponseCreatedEvent(
-                type="response.created",
-                response=_response([], "in_progress"),
-                sequence_number=next(seq),
-            )
-        )
-        yield _event(
-            ResponseOutputItemAddedEvent(
-                type="response.output_item.added",
-                item=_message("", status="in_progress"),
-                output_index=0,
-                sequence_number=next(seq),
-            )
-        )
-        yield _event(
-            ResponseContentPartAddedEvent(
-                type="response.content_part.added",
-                item_id=_MESSAGE_ID,
-                output_index=0,
-                content_index=0,
-                part=_text(""),
-                sequence_number=next(seq),
-            )
-        )
-        parts: list[str] = []
-        async for delta in self.text_deltas(system_instructions, input):
-            parts.append(delta)
-            yield _event(
-                ResponseTextDeltaEvent(
-                    type="response.output_text.delta",
-                    item_id=_MESSAGE_ID,
-                    output_index=0,
-                    content_index=0,
-                    delta=delta,
-                    logprobs=[],
-                    sequence_number=next(seq),
-                )
-            )
-        text = "".join(parts)
-        yield _event(
-            ResponseTextDoneEvent(
-                type="response.output_text.done",
-                item_id=_MESSAGE_ID,
-                output_index=0,
-                content_index=0,
-                text=text,
-                logprobs=[],
-                sequence_number=next(seq),
-            )
-        )
-        yield _event(
-            ResponseContentPartDoneEvent(
-                type="response.content_part.done",
-                item_id=_MESSAGE_ID,
-                output_index=0,
-                content_index=0,
-                part=_text(text),
-                sequence_number=next(seq),
-            )
-        )
-        message = _message(text)
-        yield _event(
-            ResponseOutputItemDoneEvent(
-                type="response.output_item.done",
-                item=message,
-                output_index=0,
-                sequence_number=next(seq),
-            )
-        )
-        yield _event(
-            ResponseCompletedEvent(
-                type="response.completed",
-                response=_response([message], "completed"),
-                sequence_number=next(seq),
-            )
-        )
+        stream = ResponseStream()
+        yield stream.created()
+        async for event in stream.message(self.text_deltas(system_instructions, input)):
+            yield event
+        yield stream.completed()
 
 
 class ScriptedTokensModel(TextStreamModel):
@@ -201,36 +113,3 @@ def last_user_text(input: str | Sequence[TResponseInputItem]) -> str:
         ]
         return "".join(texts)
     return ""
-
-
-def _event(event: object) -> TResponseStreamEvent:
-    return cast(TResponseStreamEvent, event)
-
-
-def _text(text: str) -> ResponseOutputText:
-    return ResponseOutputText(type="output_text", text=text, annotations=[], logprobs=[])
-
-
-def _message(text: str, *, status: str = "completed") -> ResponseOutputMessage:
-    return ResponseOutputMessage(
-        id=_MESSAGE_ID,
-        type="message",
-        role="assistant",
-        status=cast(Any, status),
-        content=[_text(text)] if status == "completed" else [],
-    )
-
-
-def _response(output: list[Any], status: str) -> Response:
-    return Response(
-        id="resp_robolearn",
-        created_at=0,
-        model="robolearn-local",
-        object="response",
-        output=output,
-        tool_choice="auto",
-        tools=[],
-        top_p=None,
-        parallel_tool_calls=False,
-        status=cast(Any, status),
-    )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 
 import attrs
+import trio
 from chatkit.types import ChatKitReq, is_streaming_req
 
 from robolearn._aio import open_aio_stream
 from robolearn.actors import ReplySender
+from robolearn.obs import bind_log_context
 
 from ._context import RequestContext
 from ._server import RoboLearnChatKitServer
@@ -59,6 +61,16 @@ class ChatTurns:
         return None
 
     async def handle(self, key: str, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
+        with bind_log_context(request_id=job.context.request_id, thread_id=key):
+            started = trio.current_time()
+            _log.info("turn started: %s", job.request.type)
+            try:
+                await self._handle(key, job, reply)
+            finally:
+                elapsed = trio.current_time() - started
+                _log.info("turn ended: %s in %.0f ms", job.request.type, elapsed * 1000)
+
+    async def _handle(self, key: str, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
         request = job.request
         try:
             if is_streaming_req(request):

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
-from quart import Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
+from quart import Response, g, jsonify, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from robolearn.obs import bind_log_context
 from robolearn.services import Services
 from robolearn.store import StoreUnavailable
 
+from ._admin import register_admin
 from ._attachments import download, upload, upload_direct
 from ._chatkit import handle_chatkit
 from ._errors import HttpError
+from ._frontdoor import FrontDoor
+from ._page import register_page
+from ._watch import watch_services
 
 __all__ = ["create_app"]
 
 
-def create_app(services: Services) -> QuartTrio:
+def create_app(services: Services, door: FrontDoor | None = None) -> QuartTrio:
+    """The app serving ``services``; ``door`` (auth, limits, metrics) defaults from Settings."""
+    door = door or FrontDoor.from_settings(services.settings, services.metrics)
+    watch_services(door.metrics, services)
     app = QuartTrio("robolearn")
+    register_page(app)  # GET / and /static/*: the built-in chat page
+    if services.settings.admin_token:
+        # Test-only fault injection and leak checks; absent unless ROBOLEARN_ADMIN_TOKEN is set.
+        register_admin(app, services, services.settings.admin_token)
     # Streams are long-lived by design; the 60 s default would cut answers mid-way.
     app.config["RESPONSE_TIMEOUT"] = None
 
@@ -28,27 +43,51 @@ def create_app(services: Services) -> QuartTrio:
         services.settings.max_body_bytes, services.settings.max_attachment_bytes
     )
 
+    @app.before_request
+    async def tag_request() -> None:
+        # One id per request, in every log line and echoed back, so a user's report can be
+        # matched to the server's logs.
+        request_id = _valid_request_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
+        g.request_id = request_id
+        g.log_context = bind_log_context(request_id=request_id)
+        g.log_context.__enter__()
+
+    @app.after_request
+    async def echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    async def untag_request(exc: BaseException | None) -> None:
+        context = g.pop("log_context", None)
+        if context is not None:
+            context.__exit__(None, None, None)
+
     @app.post("/chatkit")
     async def chatkit() -> Response:
-        return await handle_chatkit(services)
+        return await handle_chatkit(services, door)
 
     @app.post("/attachments")
     async def attachment_direct_upload() -> Response:
-        return await upload_direct(services)
+        return await upload_direct(services, door)
 
     @app.route("/attachments/<attachment_id>/upload", methods=["PUT", "POST"])
     async def attachment_upload(attachment_id: str) -> Response:
-        return await upload(services, attachment_id)
+        return await upload(services, door, attachment_id)
 
     @app.get("/attachments/<attachment_id>")
     async def attachment_download(attachment_id: str) -> Response:
-        return await download(services, attachment_id)
+        return await download(services, door, attachment_id)
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:
         # Quart's own refusals (404 route, 405 method, 413 body) as JSON like everything else.
         code = (exc.name or "error").lower().replace(" ", "_")
         return HttpError(exc.code or 500, code, exc.description or exc.name).response()
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(door.metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -58,12 +97,25 @@ def create_app(services: Services) -> QuartTrio:
     async def readyz() -> tuple[Response, int]:
         checks: dict[str, Any] = {}
         try:
+            # Also applies pending migrations: "ok" means the schema is current.
             await services.store.check()
             checks["database"] = "ok"
+            checks["migrations"] = "ok"
         except StoreUnavailable as exc:
             checks["database"] = f"unavailable: {exc}"
+            checks["migrations"] = "unknown"
+        accepting = services.actors.statistics().accepting
+        checks["actors"] = "ok" if accepting else "shutting down"
+        checks["index"] = "ok" if services.textbook.loaded else "not loaded"
         ready = all(value == "ok" for value in checks.values())
         body = {"status": "ready" if ready else "not ready", "checks": checks}
         return jsonify(body), 200 if ready else 503
 
     return app
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def _valid_request_id(value: str | None) -> str | None:
+    return value if value is not None and _REQUEST_ID.match(value) else None

@@ -9,18 +9,18 @@ from quart import Response, request
 from robolearn.chat import RequestContext
 from robolearn.services import Services
 
-from ._auth import authenticate
 from ._errors import HttpError, from_exception
+from ._frontdoor import FrontDoor
 
 __all__ = ["download", "upload", "upload_direct"]
 
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 
 
-def _context(services: Services) -> RequestContext:
-    return RequestContext(
-        user_id=authenticate(request, services.settings), base_url=request.host_url
-    )
+async def _context(door: FrontDoor) -> RequestContext:
+    user_id = await door.auth.authenticate(request.headers)
+    await door.limiter.acquire(user_id)
+    return RequestContext(user_id=user_id, base_url=request.host_url)
 
 
 async def _body(limit: int) -> tuple[bytes, str | None, str | None]:
@@ -44,10 +44,10 @@ async def _body(limit: int) -> tuple[bytes, str | None, str | None]:
     return data, name, mime
 
 
-async def upload(services: Services, attachment_id: str) -> Response:
+async def upload(services: Services, door: FrontDoor, attachment_id: str) -> Response:
     """Phase two of a two-phase upload: the bytes for an attachment announced before."""
     try:
-        context = _context(services)
+        context = await _context(door)
         data, _, _ = await _body(services.settings.max_attachment_bytes)
         attachment = await services.store.load_attachment(attachment_id, context)
         services.attachments.limits.check(attachment.mime_type, len(data))
@@ -59,10 +59,10 @@ async def upload(services: Services, attachment_id: str) -> Response:
         return from_exception(exc).response()
 
 
-async def upload_direct(services: Services) -> Response:
+async def upload_direct(services: Services, door: FrontDoor) -> Response:
     """Direct upload: create the attachment and send its bytes in one multipart request."""
     try:
-        context = _context(services)
+        context = await _context(door)
         data, name, mime = await _body(services.settings.max_attachment_bytes)
         mime = request.args.get("mime_type") or mime or "application/octet-stream"
         params = AttachmentCreateParams(name=name or "upload", size=len(data), mime_type=mime)
@@ -75,11 +75,11 @@ async def upload_direct(services: Services) -> Response:
         return from_exception(exc).response()
 
 
-async def download(services: Services, attachment_id: str) -> Response:
+async def download(services: Services, door: FrontDoor, attachment_id: str) -> Response:
     """The bytes, for their owner, or for anyone with the preview token of the attachment."""
     try:
         token = request.args.get("token")
-        context = None if token else _context(services)
+        context = None if token else await _context(door)
         blob = await services.attachments.blobs.load(attachment_id, context=context, token=token)
     except Exception as exc:
         return from_exception(exc).response()

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import attrs
+import trio
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
@@ -28,15 +29,16 @@ from chatkit.types import (
     UserMessageInput,
     is_streaming_req,
 )
-from quart import Response, request
+from quart import Response, g, request
 
 from robolearn.actors import ActorError
 from robolearn.chat import REQUEST_ADAPTER, RequestContext, parse_metadata
 from robolearn.chat._turns import ChatJob, TurnFailed
+from robolearn.obs import current_request_id
 from robolearn.services import Services
 
-from ._auth import authenticate
 from ._errors import HttpError, from_exception
+from ._frontdoor import FrontDoor
 
 __all__ = ["handle_chatkit"]
 
@@ -57,21 +59,41 @@ _SSE_HEADERS = {
 }
 
 
-async def handle_chatkit(services: Services) -> Response:
+async def handle_chatkit(services: Services, door: FrontDoor) -> Response:
+    started = trio.current_time()
+    kind = "unparsed"
     try:
-        return await _handle(services)
+        parsed = await _parse(services, door)
+        kind = parsed.type
+        response = await _handle(services, door, parsed, started)
     except Exception as exc:
-        return from_exception(exc).response()
+        error = from_exception(exc)
+        if error.status == 429:
+            door.metrics.rate_limited.labels(error.code).inc()
+        response = error.response()
+    door.metrics.requests.labels(kind, str(response.status_code)).inc()
+    if response.mimetype != "text/event-stream":  # streams are timed when they end
+        door.metrics.request_seconds.labels(kind).observe(trio.current_time() - started)
+    return response
 
 
-async def _handle(services: Services) -> Response:
-    user_id = authenticate(request, services.settings)
+async def _parse(services: Services, door: FrontDoor) -> ChatKitReq:
+    user_id = await door.auth.authenticate(request.headers)
+    g.user_id = user_id
+    await door.limiter.acquire(user_id)
     body = await _read_body(services.settings.max_body_bytes)
     parsed: ChatKitReq = REQUEST_ADAPTER.validate_json(body)
+    return parsed
+
+
+async def _handle(
+    services: Services, door: FrontDoor, parsed: ChatKitReq, started: float
+) -> Response:
+    user_id: str = g.user_id
     user_info, page_context = parse_metadata(parsed.metadata)
     context = RequestContext(
         user_id=user_id,
-        request_id=request.headers.get("X-Request-ID") or uuid.uuid4().hex,
+        request_id=current_request_id() or uuid.uuid4().hex,
         user_info=user_info,
         page_context=page_context,
         base_url=request.host_url,
@@ -85,6 +107,7 @@ async def _handle(services: Services) -> Response:
         await services.store.load_item(parsed.params.thread_id, parsed.params.item_id, context)
     new_input = getattr(parsed.params, "input", None)
     if isinstance(new_input, UserMessageInput):
+        _check_length(new_input, door.max_message_chars)
         await _check_attachments(services, new_input.attachments, context)
     if isinstance(parsed, _DIRECT):
         return _json(await services.server.answer(parsed, context))
@@ -94,8 +117,14 @@ async def _handle(services: Services) -> Response:
     if not isinstance(thread_id, str):
         raise HttpError(400, "invalid_request", f"{parsed.type} needs params.thread_id")
 
+    streaming = is_streaming_req(parsed)
     stack = AsyncExitStack()
     try:
+        if streaming:
+            door.streams.acquire(user_id)
+            stack.callback(door.streams.release, user_id)
+            door.metrics.active_streams.inc()
+            stack.callback(door.metrics.active_streams.dec)
         replies = await stack.enter_async_context(
             services.actors.request(thread_id, ChatJob(parsed, context))
         )
@@ -103,10 +132,21 @@ async def _handle(services: Services) -> Response:
     except BaseException:
         await stack.aclose()
         raise
-    if not is_streaming_req(parsed):
+    if not streaming:
         await stack.aclose()
         return _json(first)
+    door.metrics.first_event_seconds.labels(parsed.type).observe(trio.current_time() - started)
+    stream_seconds = door.metrics.stream_seconds.labels(parsed.type)
+    stack.callback(lambda: stream_seconds.observe(trio.current_time() - started))
     return _sse(first, replies, stack)
+
+
+def _check_length(new_input: UserMessageInput, limit: int) -> None:
+    length = sum(len(getattr(part, "text", "")) for part in new_input.content)
+    if length > limit:
+        raise HttpError(
+            400, "message_too_long", f"a message may have at most {limit} characters, not {length}"
+        )
 
 
 async def _check_attachments(

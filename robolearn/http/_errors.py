@@ -16,12 +16,14 @@ from quart import Response
 from robolearn.actors import ActorCrashed, ActorError, MailboxFull, SystemShuttingDown
 from robolearn.store import NotFoundError, PayloadTooLarge, StoreUnavailable
 
+from ._ratelimit import RateLimited, TooManyStreams
+
 __all__ = ["HttpError", "error_event", "from_exception"]
 
 _log = logging.getLogger("robolearn.http")
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # identity hash: exceptions travel through sets in tracebacks
 class HttpError(Exception):
     """An HTTP error answer; raise it from a route, or build one with :func:`from_exception`."""
 
@@ -29,10 +31,12 @@ class HttpError(Exception):
     code: str
     message: str
     retry_after: float | None = None
+    headers: dict[str, str] = attrs.field(factory=dict, kw_only=True)
 
     def response(self) -> Response:
         body = json.dumps({"error": {"code": self.code, "message": self.message}})
         response = Response(body, status=self.status, content_type="application/json")
+        response.headers.update(self.headers)
         if self.retry_after is not None:
             response.headers["Retry-After"] = str(max(1, round(self.retry_after)))
         return response
@@ -58,6 +62,10 @@ def from_exception(exc: BaseException) -> HttpError:
             return HttpError(413, "payload_too_large", str(exc))
         case ValidationError():
             return HttpError(400, "invalid_request", _describe(exc))
+        case RateLimited():
+            return HttpError(429, "rate_limited", str(exc), retry_after=exc.retry_after)
+        case TooManyStreams():
+            return HttpError(429, "too_many_streams", str(exc), retry_after=1)
         case MailboxFull():
             return HttpError(429, "thread_busy", str(exc), retry_after=exc.retry_after)
         case SystemShuttingDown():

@@ -1,18 +1,44 @@
 """Textbook retrieval: read the Docusaurus book, chunk it, search it.
 
-Pure and storage-agnostic: :func:`read_lessons` is the only function that touches the
-file system; :class:`Lesson` and :class:`Chunk` are plain frozen values that a store can
-persist as rows, and :class:`SearchIndex` is rebuilt from chunks in memory::
+The core is pure and storage-agnostic: :func:`read_lessons` is its only function that
+touches the file system; :class:`Lesson` and :class:`Chunk` are plain frozen values that
+a store can persist as rows, and :class:`SearchIndex` is rebuilt from chunks in memory::
 
     lessons = read_lessons(book_dir, site_url="https://book.example")
     index = SearchIndex.build(chunk_lessons(lessons))
     results = index.search("how do I write a publisher?", module=1, limit=5)
+
+Storage and serving: :class:`RagRepository` keeps the book in PostgreSQL (``ingest`` makes
+the stored book equal to a docs tree, touching only changed lessons) and
+:func:`open_live_index` gives a server a :class:`LiveIndex` rebuilt whenever an ingest
+changes the stored book. :func:`evaluate_retrieval` scores ranking on a question set.
 """
 
 from robolearn.rag._analyzer import analyze, analyze_query
 from robolearn.rag._chunking import Chunk, chunk_lesson, chunk_lessons
+from robolearn.rag._eval import (
+    EvalQuestion,
+    RankScores,
+    RetrievalReport,
+    best_oos_threshold,
+    evaluate_retrieval,
+    first_relevant_rank,
+    load_questions,
+    oos_scores,
+    rank_scores,
+)
 from robolearn.rag._frontmatter import FrontmatterValue, split_frontmatter
+from robolearn.rag._ingest import CHUNKING, IngestPlan, IngestReport, StoredLesson, plan_ingest
 from robolearn.rag._lessons import Lesson, is_index_page, lesson_url, parse_lesson, read_lessons
+from robolearn.rag._live import (
+    DEMO_DOCS,
+    LiveIndex,
+    LiveIndexStatistics,
+    demo_lessons,
+    open_live_index,
+)
+from robolearn.rag._progress import TextProgress
+from robolearn.rag._repository import Database, IngestProgress, RagRepository, StoredCorpus
 from robolearn.rag._search import (
     HARDWARE_TIERS,
     MAX_LIMIT,
@@ -22,26 +48,54 @@ from robolearn.rag._search import (
     SearchOutcome,
     SearchResult,
 )
+from robolearn.rag._sentences import Sentence, code_blocks, prose_sentences
 from robolearn.rag._stemmer import stem
 
 __all__ = [
+    "CHUNKING",
+    "DEMO_DOCS",
     "HARDWARE_TIERS",
     "MAX_LIMIT",
     "Chunk",
+    "Database",
+    "EvalQuestion",
     "FrontmatterValue",
+    "IngestPlan",
+    "IngestProgress",
+    "IngestReport",
     "Lesson",
+    "LiveIndex",
+    "LiveIndexStatistics",
+    "RagRepository",
+    "RankScores",
+    "RetrievalReport",
     "SearchArgumentError",
     "SearchConfig",
     "SearchIndex",
     "SearchOutcome",
     "SearchResult",
+    "Sentence",
+    "StoredCorpus",
+    "StoredLesson",
+    "TextProgress",
     "analyze",
     "analyze_query",
+    "best_oos_threshold",
     "chunk_lesson",
     "chunk_lessons",
+    "code_blocks",
+    "demo_lessons",
+    "evaluate_retrieval",
+    "first_relevant_rank",
     "is_index_page",
     "lesson_url",
+    "load_questions",
+    "oos_scores",
+    "open_live_index",
     "parse_lesson",
+    "plan_ingest",
+    "prose_sentences",
+    "rank_scores",
     "read_lessons",
     "split_frontmatter",
     "stem",

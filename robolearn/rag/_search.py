@@ -279,6 +279,15 @@ class SearchIndex:
             missing_terms=tuple(t for t in distinct if t not in self._chunk_index.postings),
         )
 
+    def page(self, page_path: str) -> Chunk | None:
+        """The first chunk of the lesson at ``page_path`` (doc path or page URL), if indexed.
+
+        It carries the lesson's title, URL and numbering: what a tutor needs to name the
+        page the reader has open.
+        """
+        path = self._pages.get(_page_key(page_path))
+        return None if path is None else self.chunks[self._lesson_chunks[path][0]]
+
     def _resolve_page(self, page_path: str | None, filters: _Filters) -> str | None:
         """The indexed lesson ``page_path`` names; None if unknown or filtered out."""
         page = self._pages.get(_page_key(page_path)) if page_path else None

@@ -304,6 +304,20 @@ class PostgresStore(Store[StoreContext]):
         """Apply pending migrations now (otherwise the first query does it)."""
         await self._run(lambda conn: None)
 
+    async def run(self, fn: Callable[[_Conn], _T]) -> _T:
+        """Run blocking ``fn(conn)`` on a pooled connection in a worker thread.
+
+        For the other tables in this database (the textbook's): same pool, checkout timeout
+        and schema migration as the store's own queries. The transaction commits when ``fn``
+        returns; a transient error runs ``fn`` again on a fresh connection, so ``fn`` must be
+        safe to repeat. Raises :class:`StoreUnavailable` when the database cannot be reached.
+        """
+        return await self._run(fn)
+
+    def pool_stats(self) -> dict[str, float]:
+        """The connection pool's counters (psycopg_pool's ``get_stats``), for metrics."""
+        return {name: float(value) for name, value in self._pool.get_stats().items()}
+
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[[_Conn], _T]) -> _T:

@@ -30,7 +30,14 @@ def model() -> RecordingModel:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: object) -> Settings:
-    return Settings(database_url=database_url, auth="dev", mailbox_capacity=64)
+    # Load from one user: this module is about ordering, not about per-user limits.
+    return Settings(
+        database_url=database_url,
+        auth="dev",
+        mailbox_capacity=64,
+        rate_limit_per_minute=0,
+        max_streams_per_user=200,
+    )
 
 
 async def post_and_hang_up(client: ChatKit, body: dict[str, object], until: bytes) -> bytes:

@@ -1,0 +1,181 @@
+"""``robolearn ingest`` and ``robolearn eval``: store the textbook, score the tutor."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import trio
+
+from robolearn._aio import open_aio_stream, open_asyncio_loop
+from robolearn.config import Settings
+from robolearn.rag import (
+    Chunk,
+    EvalQuestion,
+    IngestReport,
+    RagRepository,
+    RetrievalReport,
+    SearchConfig,
+    SearchIndex,
+    TextProgress,
+    chunk_lessons,
+    evaluate_retrieval,
+    load_questions,
+    read_lessons,
+)
+from robolearn.store import StoreUnavailable, open_store
+
+if TYPE_CHECKING:
+    from robolearn.chat._tutor_eval import TutorAnswer
+
+__all__ = ["DEFAULT_QUESTIONS", "evaluate", "ingest"]
+
+# The question sets live next to the benchmarks in a source checkout.
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "benchmarks/eval/questions.jsonl"
+
+
+async def ingest(settings: Settings, docs: Path, *, err: TextIO = sys.stderr) -> IngestReport:
+    """Make the database's textbook equal to the Docusaurus tree at ``docs``."""
+    try:
+        lessons = await trio.to_thread.run_sync(
+            lambda: read_lessons(docs, site_url=settings.site_url)
+        )
+    except FileNotFoundError as exc:
+        raise SystemExit(f"robolearn ingest: {exc}") from None
+    print(f"robolearn: read {len(lessons)} pages from {docs}", file=err)
+    async with open_store(
+        settings.database_url, data_dir=settings.data_dir, db_timeout=settings.db_timeout
+    ) as store:
+        try:
+            report = await RagRepository(store).ingest(
+                lessons, progress=TextProgress(err, "ingest")
+            )
+        except StoreUnavailable as exc:
+            raise SystemExit(f"robolearn ingest: {exc}") from None
+    assert report is not None  # only ``only_if_empty`` ingests skip
+    return report
+
+
+async def evaluate(
+    settings: Settings,
+    *,
+    docs: Path | None,
+    questions_path: Path,
+    end_to_end: bool,
+    misses: bool,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Print retrieval (and with ``end_to_end``, cited-answer) scores on a question set.
+
+    The corpus is the database's textbook (what a server answers from), or the docs tree
+    ``docs`` read directly when given.
+    """
+    try:
+        questions = await trio.to_thread.run_sync(load_questions, questions_path)
+    except FileNotFoundError:
+        raise SystemExit(
+            f"robolearn eval: no question set at {questions_path}; use --questions"
+        ) from None
+    chunks = await _chunks(settings, docs)
+    if not chunks:
+        raise SystemExit("robolearn eval: the corpus is empty; run `robolearn ingest PATH` first")
+    paths = {chunk.lesson_path for chunk in chunks}
+    unknown = {path for q in questions for path in q.expected} - paths
+    covered = sum(1 for q in questions if q.expected)
+    print(
+        f"corpus: {len(paths)} pages, {len(chunks)} chunks; questions: {len(questions)} "
+        f"({covered} covered, {len(questions) - covered} not covered) from {questions_path}",
+        file=out,
+    )
+    if unknown:
+        print(
+            f"warning: {len(unknown)} expected lessons are not in the corpus "
+            "(is the full book ingested?)",
+            file=out,
+        )
+    reports = [
+        evaluate_retrieval("retrieval", chunks, SearchConfig(), questions),
+        evaluate_retrieval(
+            "plain BM25 (oracle thr)", chunks, SearchConfig.plain_bm25(), questions, calibrate=True
+        ),
+    ]
+    print(
+        f"\n{'ranking':<24}{'R@1':>6}{'R@5':>6}{'MRR':>7}{'OOS P':>7}{'OOS R':>7}"
+        f"{'p50 ms':>8}{'p95 ms':>8}",
+        file=out,
+    )
+    for report in reports:
+        _print_retrieval(report, out)
+    if misses:
+        print(f"\nretrieval: {len(reports[0].misses)} questions not ranked first", file=out)
+        print("\n".join(reports[0].misses), file=out)
+    if end_to_end:
+        # The agent stack (Agents SDK, chatkit) takes a second to import: only when asked.
+        from robolearn.chat._tutor_eval import score_answers
+
+        index = SearchIndex.build(chunks)
+        answers = await _answers(index, questions)
+        tutor = score_answers(answers, index)
+        print(
+            f"\ntutor answers ({tutor.answers}, local model + search tool), scored on cited "
+            "lessons:\n"
+            f"{'':<24}{'R@1':>6}{'R@5':>6}{'MRR':>7}{'OOS P':>7}{'OOS R':>7}"
+            f"{'p50 ms':>8}{'p95 ms':>8}{'cite P':>8}",
+            file=out,
+        )
+        print(
+            f"{'cited lessons':<24}{tutor.scores.r1:>6.3f}{tutor.scores.r5:>6.3f}"
+            f"{tutor.scores.mrr:>7.3f}{tutor.oos_precision:>7.2f}{tutor.oos_recall:>7.2f}"
+            f"{tutor.p50_ms:>8.2f}{tutor.p95_ms:>8.2f}{tutor.citation_precision:>8.2f}",
+            file=out,
+        )
+        if misses:
+            print(
+                f"\ntutor: {len(tutor.misses)} answers not citing the right lesson first", file=out
+            )
+            print("\n".join(tutor.misses), file=out)
+
+
+async def _chunks(settings: Settings, docs: Path | None) -> tuple[Chunk, ...]:
+    if docs is not None:
+        try:
+            lessons = await trio.to_thread.run_sync(
+                lambda: read_lessons(docs, site_url=settings.site_url)
+            )
+        except FileNotFoundError as exc:
+            raise SystemExit(f"robolearn eval: {exc}") from None
+        return tuple(chunk_lessons(lessons))
+    async with open_store(
+        settings.database_url, data_dir=settings.data_dir, db_timeout=settings.db_timeout
+    ) as store:
+        try:
+            return (await RagRepository(store).load()).chunks
+        except StoreUnavailable as exc:
+            raise SystemExit(f"robolearn eval: {exc}") from None
+
+
+async def _answers(index: SearchIndex, questions: list[EvalQuestion]) -> list[TutorAnswer]:
+    from robolearn.chat._tutor_eval import answer_questions
+
+    started = time.perf_counter()
+    async with (
+        open_asyncio_loop(),
+        open_aio_stream(lambda: answer_questions(index, questions)) as stream,
+    ):
+        answers = [answer async for answer in stream]
+    print(
+        f"(answered {len(answers)} questions in {time.perf_counter() - started:.1f} s)",
+        file=sys.stderr,
+    )
+    return answers
+
+
+def _print_retrieval(report: RetrievalReport, out: TextIO) -> None:
+    print(
+        f"{report.name:<24}{report.scores.r1:>6.3f}{report.scores.r5:>6.3f}"
+        f"{report.scores.mrr:>7.3f}{report.oos_precision:>7.2f}{report.oos_recall:>7.2f}"
+        f"{report.p50_ms:>8.3f}{report.p95_ms:>8.3f}",
+        file=out,
+    )

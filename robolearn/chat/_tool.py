@@ -1,0 +1,242 @@
+"""``search_robolearn_content``: the textbook search the tutor's model calls.
+
+One :class:`FunctionTool` serves every model (OpenAI and the offline local one). It runs
+the in-memory search directly (sub-millisecond, no I/O), biased towards the page the
+reader has open, and answers JSON text. Bad arguments come back to the model as
+``{"error": "..."}`` so it can correct itself; nothing raises into the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+from agents import FunctionTool
+from agents.tool_context import ToolContext
+
+from robolearn.rag import MAX_LIMIT, SearchArgumentError, SearchIndex
+
+from ._context import PageContext
+
+__all__ = [
+    "SEARCH_TOOL_NAME",
+    "FoundLesson",
+    "PageRef",
+    "SearchFindings",
+    "run_search",
+    "search_tool",
+]
+
+SEARCH_TOOL_NAME: Final = "search_robolearn_content"
+EXCERPT_CHARS: Final = 1500
+
+_DESCRIPTION: Final = (
+    "Search the RoboLearn robotics textbook (ROS 2, Gazebo, NVIDIA Isaac Sim, "
+    "vision-language-action models). Returns the best-matching lessons, one result each: "
+    "title, url, module/chapter/lesson numbers, the section heading, the matching passage "
+    "and a relevance score, plus `covered` (whether the book covers the question at all) "
+    "and `page` (the lesson the student has open, which the search already favours). Cite "
+    "the lessons you use as markdown links [title](url). Use the filters only when the "
+    "student names a place in the book or their hardware."
+)
+
+_NULLABLE_INT: Final = {"type": ["integer", "null"]}
+# Strict mode (what OpenAI recommends) wants every property listed as required; optional
+# filters are therefore nullable, and null means "no filter".
+_SCHEMA: Final = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "The student's question, in their words."},
+        "module": {**_NULLABLE_INT, "description": "Only this module (1-4)."},
+        "chapter_min": {**_NULLABLE_INT, "description": "Only chapters from this number."},
+        "chapter_max": {**_NULLABLE_INT, "description": "Only chapters up to this number."},
+        "lesson": {**_NULLABLE_INT, "description": "Only lessons with this number."},
+        "hardware_tier": {
+            **_NULLABLE_INT,
+            "description": (
+                "The student's hardware tier: 1 laptop/cloud, 2 RTX workstation, "
+                "3 Jetson edge, 4 physical robot; keeps lessons that need this tier or less."
+            ),
+        },
+        "limit": {**_NULLABLE_INT, "description": f"Results to return, 1-{MAX_LIMIT} (5)."},
+    },
+    "required": [
+        "query",
+        "module",
+        "chapter_min",
+        "chapter_max",
+        "lesson",
+        "hardware_tier",
+        "limit",
+    ],
+    "additionalProperties": False,
+}
+_FILTERS: Final = ("module", "chapter_min", "chapter_max", "lesson", "hardware_tier")
+
+
+@attrs.frozen
+class PageRef:
+    """The lesson the reader has open, as the index knows it."""
+
+    title: str
+    url: str
+
+
+@attrs.frozen
+class FoundLesson:
+    """One search result as the model sees it."""
+
+    title: str
+    url: str
+    module: int | None
+    chapter: int | None
+    lesson: int | None
+    heading: str
+    text: str
+    score: float
+    hardware_tier: int | None = None
+
+
+@attrs.frozen
+class SearchFindings:
+    """The tool's answer; ``error`` set means the search did not run."""
+
+    query: str = ""
+    covered: bool = False
+    results: tuple[FoundLesson, ...] = ()
+    page: PageRef | None = None
+    error: str | None = None
+
+    def to_json(self) -> str:
+        if self.error is not None:
+            return json.dumps({"error": self.error})
+        body: dict[str, Any] = {
+            "query": self.query,
+            "covered": self.covered,
+            "page": None if self.page is None else attrs.asdict(self.page),
+            "results": [attrs.asdict(result) for result in self.results],
+        }
+        if not self.covered:
+            body["note"] = (
+                "The book does not appear to cover this question; say so rather than "
+                "presenting these results as the answer."
+            )
+        return json.dumps(body, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> SearchFindings:
+        """Parse :meth:`to_json` output; anything else becomes an ``error``."""
+        try:
+            body = json.loads(text)
+            if not isinstance(body, dict):
+                raise TypeError("not an object")
+            if "error" in body:
+                return cls(error=str(body["error"]))
+            page = body.get("page")
+            return cls(
+                query=str(body.get("query", "")),
+                covered=bool(body["covered"]),
+                results=tuple(FoundLesson(**result) for result in body["results"]),
+                page=PageRef(**page) if isinstance(page, dict) else None,
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            return cls(error=f"unreadable search output ({exc})")
+
+
+def search_tool(index: Callable[[], SearchIndex | None]) -> FunctionTool:
+    """The search tool over ``index()``, the index current at each call (it may be reloaded).
+
+    The page the reader has open comes from the run context: chatkit's ``AgentContext``
+    (``.request_context.page_context``) or a :class:`RequestContext` itself.
+    """
+
+    async def invoke(context: ToolContext[Any], arguments: str) -> str:
+        return run_search(index(), arguments, page=_page_of(context.context)).to_json()
+
+    return FunctionTool(
+        name=SEARCH_TOOL_NAME,
+        description=_DESCRIPTION,
+        params_json_schema=_SCHEMA,
+        on_invoke_tool=invoke,
+        strict_json_schema=True,
+    )
+
+
+def run_search(
+    index: SearchIndex | None, arguments: str, *, page: PageContext | None = None
+) -> SearchFindings:
+    """Run one tool call: ``arguments`` is the model's JSON text."""
+    if index is None:
+        return SearchFindings(error="the textbook is not loaded yet; try again in a moment")
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError as exc:
+        return SearchFindings(error=f"arguments are not valid JSON: {exc}")
+    if not isinstance(parsed, dict):
+        return SearchFindings(error='arguments must be a JSON object like {"query": "..."}')
+    unknown = sorted(set(parsed) - {"query", "limit", *_FILTERS})
+    if unknown:
+        return SearchFindings(
+            error=f"unknown argument(s) {', '.join(unknown)}; allowed: query, limit, "
+            + ", ".join(_FILTERS)
+        )
+    if "query" not in parsed:
+        return SearchFindings(error="query is required: pass the student's question")
+    page_path, page_ref = _resolve_page(index, page)
+    try:
+        outcome = index.search_with_coverage(
+            parsed["query"],
+            limit=5 if parsed.get("limit") is None else parsed["limit"],
+            page_path=page_path,
+            **{name: parsed.get(name) for name in _FILTERS},
+        )
+    except SearchArgumentError as exc:
+        return SearchFindings(error=str(exc))
+    return SearchFindings(
+        query=parsed["query"],
+        covered=outcome.covered,
+        page=page_ref,
+        results=tuple(
+            FoundLesson(
+                title=result.title,
+                url=result.url,
+                module=result.module,
+                chapter=result.chapter,
+                lesson=result.lesson,
+                heading=result.heading,
+                text=_excerpt(result.text),
+                score=round(result.score, 3),
+                hardware_tier=result.hardware_tier,
+            )
+            for result in outcome.results
+        ),
+    )
+
+
+def _resolve_page(
+    index: SearchIndex, page: PageContext | None
+) -> tuple[str | None, PageRef | None]:
+    """The doc path or URL of the reader's page that the index knows, and the page."""
+    if page is None:
+        return None, None
+    for candidate in (page.path, page.url):
+        if candidate:
+            chunk = index.page(candidate)
+            if chunk is not None:
+                return candidate, PageRef(chunk.title, chunk.url)
+    return None, None
+
+
+def _page_of(context: object) -> PageContext | None:
+    request = getattr(context, "request_context", context)
+    page = getattr(request, "page_context", None)
+    return page if isinstance(page, PageContext) else None
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    cut = text[:EXCERPT_CHARS].rsplit(maxsplit=1)[0]
+    return cut + " …"

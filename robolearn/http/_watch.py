@@ -1,0 +1,23 @@
+"""Export the state of the running services (actors, connection pool) as metrics."""
+
+from __future__ import annotations
+
+import attrs
+
+from robolearn.obs import Metrics
+from robolearn.services import Services
+
+__all__ = ["watch_services"]
+
+
+def watch_services(metrics: Metrics, services: Services) -> None:
+    def actors() -> dict[str, float]:
+        stats = services.actors.statistics()
+        return {
+            name: float(value)
+            for name, value in attrs.asdict(stats).items()
+            if isinstance(value, int | float)
+        }
+
+    metrics.watch("robolearn_actors", "Thread actor system", actors)
+    metrics.watch("robolearn_db_pool", "Database connection pool", services.store.pool_stats)

@@ -1,0 +1,183 @@
+"""Retrieval quality on a question set: lesson-level R@1, R@5, MRR and out-of-scope handling.
+
+Questions are JSON lines ``{"question", "expected": [doc paths], "page"?}``; an empty
+``expected`` marks a question the book does not cover. ``robolearn eval`` and
+``benchmarks/rag_eval.py`` both score with this module.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import attrs
+
+from robolearn.rag._chunking import Chunk
+from robolearn.rag._search import SearchConfig, SearchIndex
+
+__all__ = [
+    "EvalQuestion",
+    "RankScores",
+    "RetrievalReport",
+    "best_oos_threshold",
+    "evaluate_retrieval",
+    "load_questions",
+    "oos_scores",
+    "rank_scores",
+]
+
+RANK_DEPTH = 20
+
+
+@attrs.frozen
+class EvalQuestion:
+    """One question; ``expected`` doc paths (empty: out of scope); ``page`` being read."""
+
+    text: str
+    expected: tuple[str, ...]
+    page: str | None = None
+
+
+@attrs.frozen
+class RankScores:
+    """Recall at 1 and 5 and mean reciprocal rank of the first relevant answer."""
+
+    r1: float
+    r5: float
+    mrr: float
+
+
+@attrs.frozen
+class RetrievalReport:
+    """How one ranking did: quality on covered questions, out-of-scope flags, speed."""
+
+    name: str
+    build_seconds: float
+    scores: RankScores
+    oos_precision: float
+    oos_recall: float
+    threshold: float
+    p50_ms: float
+    p95_ms: float
+    misses: tuple[str, ...]
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """Read a question set (JSON lines)."""
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            questions.append(EvalQuestion(row["question"], tuple(row["expected"]), row.get("page")))
+    return questions
+
+
+def rank_scores(ranks: Sequence[int | None]) -> RankScores:
+    """Scores from each covered question's 1-based rank of its first relevant lesson."""
+    if not ranks:
+        return RankScores(0.0, 0.0, 0.0)
+    return RankScores(
+        r1=sum(rank == 1 for rank in ranks) / len(ranks),
+        r5=sum(rank is not None and rank <= 5 for rank in ranks) / len(ranks),
+        mrr=sum(1 / rank for rank in ranks if rank) / len(ranks),
+    )
+
+
+def first_relevant_rank(ranked: Iterable[str], expected: Sequence[str]) -> int | None:
+    """The 1-based position of the first path in ``ranked`` that is ``expected``."""
+    return next((i for i, path in enumerate(ranked, 1) if path in expected), None)
+
+
+def oos_scores(flags: Iterable[tuple[bool, bool]]) -> tuple[float, float]:
+    """Precision and recall of "not covered" flags, from ``(flagged, really out of scope)``."""
+    pairs = list(flags)
+    true_positive = sum(flagged and actual for flagged, actual in pairs)
+    flagged = sum(flagged for flagged, _ in pairs)
+    actual = sum(actual for _, actual in pairs)
+    return (
+        true_positive / flagged if flagged else 1.0,
+        true_positive / actual if actual else 1.0,
+    )
+
+
+def best_oos_threshold(confidences: Sequence[tuple[float, bool, bool]]) -> float:
+    """The confidence threshold with the best out-of-scope F1 (an oracle, for baselines).
+
+    ``confidences`` holds ``(confidence, forced covered, really out of scope)``.
+    """
+    candidates = sorted({c for c, _, _ in confidences} | {0.0, 1.01})
+
+    def f1(threshold: float) -> float:
+        precision, recall = oos_scores(_flags(confidences, threshold))
+        return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+    return max(candidates, key=lambda t: (f1(t), -t))
+
+
+def evaluate_retrieval(
+    name: str,
+    chunks: Sequence[Chunk],
+    config: SearchConfig,
+    questions: Sequence[EvalQuestion],
+    *,
+    calibrate: bool = False,
+    latency_rounds: int = 20,
+) -> RetrievalReport:
+    """Build an index over ``chunks`` with ``config`` and score it on ``questions``.
+
+    ``calibrate`` picks the best out-of-scope threshold for this ranking (an oracle)
+    instead of ``config.covered_threshold``. Latency is measured over ``latency_rounds``
+    passes of the question set at ``limit=5``, as the tutor searches.
+    """
+    started = time.perf_counter()
+    index = SearchIndex.build(chunks, config)
+    build_seconds = time.perf_counter() - started
+
+    ranks: list[int | None] = []
+    misses: list[str] = []
+    confidences: list[tuple[float, bool, bool]] = []
+    for question in questions:
+        outcome = index.search_with_coverage(
+            question.text, limit=RANK_DEPTH, page_path=question.page
+        )
+        forced = outcome.covered and outcome.confidence < config.covered_threshold
+        confidences.append((outcome.confidence, forced, not question.expected))
+        if not question.expected:
+            continue
+        ranked = [result.path for result in outcome.results]
+        rank = first_relevant_rank(ranked, question.expected)
+        ranks.append(rank)
+        if rank != 1:
+            top = ranked[0] if ranked else "-"
+            misses.append(f"  rank={rank} q={question.text!r}\n      top={top}")
+
+    threshold = best_oos_threshold(confidences) if calibrate else config.covered_threshold
+    precision, recall = oos_scores(_flags(confidences, threshold))
+
+    latencies = []
+    for _ in range(latency_rounds):
+        for question in questions:
+            started = time.perf_counter()
+            index.search_with_coverage(question.text, limit=5, page_path=question.page)
+            latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    return RetrievalReport(
+        name=name,
+        build_seconds=build_seconds,
+        scores=rank_scores(ranks),
+        oos_precision=precision,
+        oos_recall=recall,
+        threshold=threshold,
+        p50_ms=statistics.median(latencies) if latencies else 0.0,
+        p95_ms=latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
+        misses=tuple(misses),
+    )
+
+
+def _flags(
+    confidences: Sequence[tuple[float, bool, bool]], threshold: float
+) -> list[tuple[bool, bool]]:
+    return [(c < threshold and not forced, oos) for c, forced, oos in confidences]

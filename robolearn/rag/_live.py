@@ -1,0 +1,166 @@
+"""The search index a running server answers from, kept in step with the stored book.
+
+The index is built in memory from the database's chunks (the whole book takes about
+100 ms) and rebuilt when the corpus version changes: a server polls that one-row version
+every few seconds, so an ingest from another process shows up without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Final
+
+import attrs
+import trio
+
+from robolearn._aio import run_sync_in_thread
+from robolearn.rag._lessons import Lesson, read_lessons
+from robolearn.rag._repository import Database, RagRepository
+from robolearn.rag._search import SearchConfig, SearchIndex
+from robolearn.store import StoreUnavailable
+
+__all__ = ["DEMO_DOCS", "LiveIndex", "LiveIndexStatistics", "demo_lessons", "open_live_index"]
+
+_log = logging.getLogger("robolearn.rag")
+
+DEMO_DOCS: Final = Path(__file__).resolve().parent / "demo"
+"""A tiny Docusaurus docs tree shipped with the package, so a fresh server can answer."""
+
+
+def demo_lessons(site_url: str) -> list[Lesson]:
+    """The demo corpus' lessons, with URLs under ``site_url``."""
+    return read_lessons(DEMO_DOCS, site_url=site_url)
+
+
+@attrs.frozen
+class LiveIndexStatistics:
+    """What :meth:`LiveIndex.statistics` reports (for health checks and logs)."""
+
+    loaded: bool
+    version: int | None
+    lessons: int
+    chunks: int
+    loaded_at: float | None  # time.time() of the last (re)build
+
+
+@attrs.define(eq=False)
+class LiveIndex:
+    """The current :class:`SearchIndex`, swapped whole when the stored book changes.
+
+    Owned by the server's services. :attr:`current` is a plain attribute read, so the
+    search tool may call it from asyncio code as well as from trio; it is None until a
+    first load succeeds (database down at startup, or no book stored).
+    """
+
+    repository: RagRepository
+    config: SearchConfig = attrs.field(factory=SearchConfig)
+    seed: Sequence[Lesson] = ()
+    _current: SearchIndex | None = attrs.field(default=None, init=False)
+    _version: int | None = attrs.field(default=None, init=False)
+    _lessons: int = attrs.field(default=0, init=False)
+    _loaded_at: float | None = attrs.field(default=None, init=False)
+    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
+
+    @property
+    def current(self) -> SearchIndex | None:
+        """The index to search now, or None if no book is loaded."""
+        return self._current
+
+    @property
+    def loaded(self) -> bool:
+        return self._current is not None
+
+    def statistics(self) -> LiveIndexStatistics:
+        current = self._current
+        return LiveIndexStatistics(
+            loaded=current is not None,
+            version=self._version,
+            lessons=self._lessons if current is not None else 0,
+            chunks=len(current.chunks) if current is not None else 0,
+            loaded_at=self._loaded_at,
+        )
+
+    async def refresh(self) -> bool:
+        """Rebuild the index if the stored book changed since the last load.
+
+        Before anything was ever loaded, an empty book is first seeded with ``seed`` (the
+        demo corpus). Returns whether the index was rebuilt. Raises
+        :class:`StoreUnavailable` when the database is unreachable; the old index stays.
+        """
+        async with self._lock:
+            if self._current is None and self.seed:
+                report = await self.repository.ingest(self.seed, only_if_empty=True)
+                if report is not None:
+                    _log.info(
+                        "no textbook stored: ingested the demo corpus (%d lessons)", report.lessons
+                    )
+            if self._current is not None and await self.repository.version() == self._version:
+                return False
+            corpus = await self.repository.load()
+            if not corpus.chunks:
+                _log.warning("no textbook stored: run `robolearn ingest PATH`")
+                return False
+            started = time.perf_counter()
+            # ~100 ms of CPU for the whole book: off the event loop.
+            index = await run_sync_in_thread(lambda: SearchIndex.build(corpus.chunks, self.config))
+            self._current = index
+            self._version = corpus.version
+            self._lessons = corpus.lessons
+            self._loaded_at = time.time()
+            _log.info(
+                "textbook index v%d: %d lessons, %d chunks (built in %.0f ms)",
+                corpus.version,
+                corpus.lessons,
+                len(corpus.chunks),
+                (time.perf_counter() - started) * 1000,
+            )
+            return True
+
+    @asynccontextmanager
+    async def running(self, refresh_interval: float) -> AsyncIterator[None]:
+        """Load the stored book (seeding an empty one), then keep it fresh for the block.
+
+        A database that is down at startup does not fail the block: the index starts
+        unloaded and the refresher keeps trying every ``refresh_interval`` seconds.
+        """
+        try:
+            await self.refresh()
+        except StoreUnavailable as exc:
+            _log.warning("textbook index not loaded at startup: %s", exc)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.keep_fresh, refresh_interval)
+            try:
+                yield
+            finally:
+                nursery.cancel_scope.cancel()
+
+    async def keep_fresh(self, interval: float) -> None:
+        """Check for a changed book every ``interval`` seconds, forever.
+
+        A failed check is logged and retried at the next tick: the server keeps answering
+        from the index it has.
+        """
+        while True:
+            await trio.sleep(interval)
+            try:
+                await self.refresh()
+            except StoreUnavailable as exc:
+                _log.warning("textbook index not refreshed: %s", exc)
+
+
+@asynccontextmanager
+async def open_live_index(
+    db: Database,
+    *,
+    refresh_interval: float,
+    seed: Sequence[Lesson] = (),
+    config: SearchConfig | None = None,
+) -> AsyncIterator[LiveIndex]:
+    """A :class:`LiveIndex` over ``db``, loaded and kept fresh for the block."""
+    live = LiveIndex(RagRepository(db), config or SearchConfig(), tuple(seed))
+    async with live.running(refresh_interval):
+        yield live

@@ -1,0 +1,109 @@
+"""The server's live index: demo seeding, reload on a new corpus version, database outages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import psycopg
+import trio
+
+from robolearn.rag import (
+    LiveIndex,
+    RagRepository,
+    demo_lessons,
+    open_live_index,
+    read_lessons,
+)
+from robolearn.store import PostgresStore, StoreUnavailable
+
+from .test_ingest import LESSONS, SITE, write_docs
+
+_T = TypeVar("_T")
+
+
+@attrs.define
+class FlakyDatabase:
+    """The store's database, or an outage while ``down`` is set."""
+
+    store: PostgresStore
+    down: bool = False
+
+    async def run(self, fn: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        if self.down:
+            raise StoreUnavailable("database unavailable: test outage")
+        return await self.store.run(fn)
+
+
+def demo_paths() -> set[str]:
+    return {lesson.path for lesson in demo_lessons(SITE)}
+
+
+async def test_an_empty_database_is_seeded_with_the_demo_corpus(store: PostgresStore) -> None:
+    async with open_live_index(store, refresh_interval=60, seed=demo_lessons(SITE)) as live:
+        assert live.loaded
+        stats = live.statistics()
+        assert stats.lessons == len(demo_paths()) >= 3
+        assert stats.version == 1
+        index = live.current
+        assert index is not None
+        assert {chunk.lesson_path for chunk in index.chunks} == demo_paths()
+        top = index.search("how do I write a publisher node in python?")[0]
+        assert top.url.startswith(f"{SITE}/docs/")
+        assert "Publisher" in top.title
+
+
+async def test_a_stored_book_is_never_replaced_by_the_demo(
+    store: PostgresStore, tmp_path: Path
+) -> None:
+    await RagRepository(store).ingest(read_lessons(write_docs(tmp_path, LESSONS), site_url=SITE))
+    async with open_live_index(store, refresh_interval=60, seed=demo_lessons(SITE)) as live:
+        assert live.statistics().lessons == len(LESSONS)
+
+
+async def test_refresh_rebuilds_only_when_the_book_changed(
+    store: PostgresStore, tmp_path: Path
+) -> None:
+    async with open_live_index(store, refresh_interval=60, seed=demo_lessons(SITE)) as live:
+        first = live.current
+        assert await live.refresh() is False
+        assert live.current is first
+        await RagRepository(store).ingest(
+            read_lessons(write_docs(tmp_path, LESSONS), site_url=SITE)
+        )
+        assert await live.refresh() is True
+        assert live.current is not first
+        assert live.statistics().version == 2
+        assert live.statistics().lessons == len(LESSONS)
+
+
+async def test_the_refresher_picks_up_an_ingest_by_itself(
+    store: PostgresStore, tmp_path: Path
+) -> None:
+    async with open_live_index(store, refresh_interval=0.02, seed=demo_lessons(SITE)) as live:
+        await RagRepository(store).ingest(
+            read_lessons(write_docs(tmp_path, LESSONS), site_url=SITE)
+        )
+        with trio.fail_after(2):
+            while live.statistics().version != 2:
+                await trio.sleep(0.01)
+        index = live.current
+        assert index is not None
+        assert index.search("gazebo worlds")[0].title == "Worlds"
+
+
+async def test_a_database_outage_keeps_the_server_up_and_heals(store: PostgresStore) -> None:
+    database = FlakyDatabase(store, down=True)
+    live = LiveIndex(RagRepository(database), seed=demo_lessons(SITE))
+    async with live.running(refresh_interval=0.02):
+        assert not live.loaded  # startup did not fail, the index is just not there yet
+        assert live.statistics().chunks == 0
+        database.down = False
+        with trio.fail_after(2):
+            while not live.loaded:
+                await trio.sleep(0.01)
+        database.down = True
+        await trio.sleep(0.05)  # failed refreshes keep the index already loaded
+        assert live.loaded
