@@ -84,7 +84,11 @@ async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
     on cancellation: a write that started finishes before the caller sees ``Cancelled``.
     """
     if sniffio.current_async_library() == "asyncio":
-        return await asyncio.get_running_loop().run_in_executor(None, fn)
+        # Carry the caller's context variables (log tags, trace context) into the thread, as
+        # trio.to_thread does; asyncio's executor would run fn in the loop's context instead.
+        return await asyncio.get_running_loop().run_in_executor(
+            None, contextvars.copy_context().run, fn
+        )
     return await trio.to_thread.run_sync(fn)
 
 

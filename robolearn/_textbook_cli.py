@@ -36,8 +36,9 @@ __all__ = ["DEFAULT_QUESTIONS", "evaluate", "ingest"]
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "benchmarks/eval/questions.jsonl"
 
 
-async def ingest(settings: Settings, docs: Path, *, err: TextIO = sys.stderr) -> IngestReport:
+async def ingest(settings: Settings, docs: Path, *, err: TextIO | None = None) -> IngestReport:
     """Make the database's textbook equal to the Docusaurus tree at ``docs``."""
+    err = err or sys.stderr
     try:
         lessons = await trio.to_thread.run_sync(
             lambda: read_lessons(docs, site_url=settings.site_url)
@@ -65,13 +66,14 @@ async def evaluate(
     questions_path: Path,
     end_to_end: bool,
     misses: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> None:
     """Print retrieval (and with ``end_to_end``, cited-answer) scores on a question set.
 
     The corpus is the database's textbook (what a server answers from), or the docs tree
     ``docs`` read directly when given.
     """
+    out = out or sys.stdout
     try:
         questions = await trio.to_thread.run_sync(load_questions, questions_path)
     except FileNotFoundError:

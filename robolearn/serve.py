@@ -39,6 +39,9 @@ async def serve(
     for name, value in settings.describe().items():
         _log.info("setting %s=%s", name, value)
     config = hypercorn_config(f"{settings.host}:{settings.port}")
+    # In-flight answers get the grace period to finish after SIGTERM; the actors then cancel
+    # whatever still runs, and chatkit persists those answers as partial ones.
+    config.graceful_timeout = settings.shutdown_grace
     async with open_services(settings) as services:
         app = create_app(services)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

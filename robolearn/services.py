@@ -18,7 +18,7 @@ from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore, B
 from robolearn.chat._models import build_model
 from robolearn.chat._turns import ChatJob, ChatTurns, TurnFailed
 from robolearn.config import Settings
-from robolearn.obs import Metrics
+from robolearn.obs import Metrics, Tracing
 from robolearn.rag import LiveIndex, RagRepository, demo_lessons
 from robolearn.store import BlobStore, NotFoundError, PostgresStore, StoreUnavailable, open_store
 
@@ -39,12 +39,13 @@ class Services:
     actors: ChatActors
     attachments: BlobAttachmentStore
     metrics: Metrics
+    tracing: Tracing
     textbook: LiveIndex
 
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, model: Model | None = None
+    settings: Settings, *, model: Model | None = None, tracing: Tracing | None = None
 ) -> AsyncIterator[Services]:
     """Open the asyncio bridge, the store (embedded PostgreSQL when no DATABASE_URL), the
     textbook index and the thread actors; close them in reverse order, so running turns
@@ -52,49 +53,64 @@ async def open_services(
 
     ``model`` overrides the one Settings choose (tests inject scripted models).
     """
-    async with open_asyncio_loop():
-        if settings.database_url is None:
-            _log.info("DATABASE_URL not set: using embedded PostgreSQL in %s", settings.data_dir)
-        async with open_store(
-            settings.database_url,
-            data_dir=settings.data_dir,
-            pool_min=settings.db_pool_min,
-            pool_max=settings.db_pool_max,
-            db_timeout=settings.db_timeout,
-        ) as store:
-            # The book the tutor searches; an empty database gets the demo corpus.
-            textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
-            chosen = model or build_model(settings, local=LocalTutorModel())
-            metrics = Metrics()
-            blobs = BlobStore(store)
-            attachments = BlobAttachmentStore(
-                blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
-            )
-            server = RoboLearnChatKitServer(
-                # PostgresStore serves any context that names a user; RequestContext does.
-                cast("Store[RequestContext]", store),
-                attachments,
-                model=chosen,
-                tools=[search_tool(lambda: textbook.current)],
-                converter_for=lambda context: BlobConverter(blobs, context),
-                observer=metrics,
-            )
-            turns = ChatTurns(server, expected=(NotFoundError, StoreUnavailable, ValueError))
-            actor_settings = ActorSettings(
-                mailbox_capacity=settings.mailbox_capacity,
-                idle_timeout=settings.actor_idle_timeout,
-                shutdown_grace=settings.shutdown_grace,
-            )
-            async with (
-                textbook.running(settings.rag_refresh_seconds),
-                open_actor_system(lambda _key: turns, actor_settings) as actors,
-            ):
-                yield Services(
-                    settings=settings,
-                    store=store,
-                    server=server,
-                    actors=actors,
-                    attachments=attachments,
-                    textbook=textbook,
-                    metrics=metrics,
+    owned = tracing is None
+    tracing = tracing or Tracing.from_env()
+    try:
+        async with open_asyncio_loop():
+            if settings.database_url is None:
+                _log.info(
+                    "DATABASE_URL not set: using embedded PostgreSQL in %s", settings.data_dir
                 )
+            async with open_store(
+                settings.database_url,
+                data_dir=settings.data_dir,
+                pool_min=settings.db_pool_min,
+                pool_max=settings.db_pool_max,
+                db_timeout=settings.db_timeout,
+                tracing=tracing,
+            ) as store:
+                # The book the tutor searches; an empty database gets the demo corpus.
+                textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
+                chosen = model or build_model(settings, local=LocalTutorModel())
+                metrics = Metrics()
+                blobs = BlobStore(store)
+                attachments = BlobAttachmentStore(
+                    blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
+                )
+                server = RoboLearnChatKitServer(
+                    # PostgresStore serves any context that names a user; RequestContext does.
+                    cast("Store[RequestContext]", store),
+                    attachments,
+                    model=chosen,
+                    tools=[search_tool(lambda: textbook.current)],
+                    converter_for=lambda context: BlobConverter(blobs, context),
+                    observer=metrics,
+                    tracing=tracing,
+                )
+                turns = ChatTurns(
+                    server, expected=(NotFoundError, StoreUnavailable, ValueError), tracing=tracing
+                )
+                actor_settings = ActorSettings(
+                    mailbox_capacity=settings.mailbox_capacity,
+                    idle_timeout=settings.actor_idle_timeout,
+                    # Turns get the grace period while the HTTP server drains its streams (see
+                    # serve.py); past it, only a short final wait before they are checkpointed.
+                    shutdown_grace=min(2.0, settings.shutdown_grace),
+                )
+                async with (
+                    textbook.running(settings.rag_refresh_seconds),
+                    open_actor_system(lambda _key: turns, actor_settings) as actors,
+                ):
+                    yield Services(
+                        settings=settings,
+                        store=store,
+                        server=server,
+                        actors=actors,
+                        attachments=attachments,
+                        textbook=textbook,
+                        metrics=metrics,
+                        tracing=tracing,
+                    )
+    finally:
+        if owned:
+            tracing.shutdown()  # flush the spans of the last requests

@@ -19,6 +19,7 @@ from ._load import (
     item_text,
     list_items,
     run_load,
+    stream_message,
     user_input,
     verify,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "robolearn_server",
     "run_load",
     "stop_embedded_postgres",
+    "stream_message",
     "user_input",
     "verify",
 ]

@@ -76,6 +76,9 @@ class MessageResult:
     acked: bool = False  # the user message's thread.item.done arrived
     answer: str | None = None  # the assistant's text at thread.item.done
     error: str | None = None  # transport error, HTTP error body, or error event message
+    error_event: dict[str, Any] | None = None  # the ``error`` event, if one ended the stream
+    deltas: int = 0  # thread.item.updated events
+    seen: str = ""  # the answer text streamed so far (with ``collect``)
 
     @property
     def ok(self) -> bool:
@@ -112,14 +115,20 @@ class LoadResult:
         return self.finished - self.started
 
 
-async def _stream_message(
+async def stream_message(
     client: httpx.AsyncClient,
-    plan: LoadPlan,
-    result: MessageResult,
+    user: str,
     body: bytes,
-    on_thread: Callable[[str], None] | None,
+    result: MessageResult,
+    on_thread: Callable[[str], None] | None = None,
+    *,
+    collect: bool = False,
 ) -> None:
-    headers = {"X-User-ID": plan.user(result.thread), "Content-Type": "application/json"}
+    """POST one streaming ChatKit request and record what came back in ``result``.
+
+    ``collect`` also decodes every text delta into ``result.seen`` (slower; for checks).
+    """
+    headers = {"X-User-ID": user, "Content-Type": "application/json"}
     parser = SseParser()
     started = time.perf_counter()
     try:
@@ -134,6 +143,10 @@ async def _stream_message(
                         result.ttfe = time.perf_counter() - started
                     result.events += 1
                     if _DELTA_MARK in payload[:40]:
+                        result.deltas += 1
+                        if collect:
+                            update = json.loads(payload)["update"]
+                            result.seen += update.get("delta", "")
                         continue
                     _on_event(json.loads(payload), result, on_thread)
     except httpx.HTTPError as exc:
@@ -158,6 +171,7 @@ def _on_event(
             result.answer = "".join(part.get("text", "") for part in item.get("content", []))
     elif kind == "error":
         result.error = f"error event: {event.get('message')}"
+        result.error_event = event
 
 
 async def run_load(base_url: str, plan: LoadPlan) -> LoadResult:
@@ -185,7 +199,7 @@ async def run_load(base_url: str, plan: LoadPlan) -> LoadResult:
             first = mine[0]
             body = chatkit_body("threads.create", input=user_input(first.text))
             if plan.pipeline <= 1:
-                await _stream_message(client, plan, first, body, on_thread)
+                await stream_message(client, plan.user(thread), body, first, on_thread)
                 for message in mine[1:]:
                     if thread not in thread_ids:
                         message.error = "no thread"
@@ -195,14 +209,14 @@ async def run_load(base_url: str, plan: LoadPlan) -> LoadResult:
                         thread_id=thread_ids[thread],
                         input=user_input(message.text),
                     )
-                    await _stream_message(client, plan, message, body, None)
+                    await stream_message(client, plan.user(thread), body, message)
                 return
             in_flight = trio.CapacityLimiter(plan.pipeline)
             async with trio.open_nursery() as nursery:
 
                 async def send(message: MessageResult, body: bytes) -> None:
                     try:
-                        await _stream_message(client, plan, message, body, on_thread)
+                        await stream_message(client, plan.user(thread), body, message, on_thread)
                     finally:
                         in_flight.release_on_behalf_of(message)
                         created.set()  # even a failed create must not block the others

@@ -91,10 +91,12 @@ def _key_points(results: Sequence[FoundLesson], terms: set[str]) -> list[tuple[F
     # The best lesson is always quoted, even when no sentence shares a word with the
     # question ("explain this example"): the ranking knows better than word overlap.
     points = [(top, excerpt) for excerpt in _excerpts(top, terms, wanted=2) or _opening(top)]
-    for lesson in results[1:_MAX_LESSONS]:
-        if lesson.score < _RELATIVE_SCORE * top.score:
+    for rank, lesson in enumerate(results[1:], 1):
+        # Other lessons only with a sentence on the question's words (worth quoting), and
+        # only if they score close to the best one, unless the answer is still thin.
+        enough = len(points) >= 2
+        if enough and (rank >= _MAX_LESSONS or lesson.score < _RELATIVE_SCORE * top.score):
             break
-        # Other lessons only with a sentence on the question's words: worth quoting.
         points += [(lesson, excerpt) for excerpt in _excerpts(lesson, terms, wanted=1)]
     return points[:4]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from agents import Agent, RunContextWrapper, RunHooks
 from agents.tool import Tool
+
+from robolearn.obs import Tracing
 
 __all__ = ["ObservingHooks", "RunObserver"]
 
@@ -18,16 +21,35 @@ class RunObserver(Protocol):
 
 
 class ObservingHooks(RunHooks[Any]):
-    """Agents SDK run hooks that tell a :class:`RunObserver` about tool calls."""
+    """Agents SDK run hooks: tool calls and run time to a :class:`RunObserver`, and a span
+    per tool call."""
 
-    def __init__(self, observer: RunObserver) -> None:
+    def __init__(self, observer: RunObserver | None, tracing: Tracing) -> None:
         self._observer = observer
+        self._tracing = tracing
+        self._spans: dict[int, AbstractContextManager[Any]] = {}
         self.started = time.perf_counter()
 
     async def on_tool_start(
         self, context: RunContextWrapper[Any], agent: Agent[Any], tool: Tool
     ) -> None:
-        self._observer.tool_called(tool.name)
+        if self._observer is not None:
+            self._observer.tool_called(tool.name)
+        if self._tracing.enabled:
+            span = self._tracing.span("tool.call", **{"tool.name": tool.name})
+            span.__enter__()
+            self._spans[id(tool)] = span
+
+    async def on_tool_end(
+        self, context: RunContextWrapper[Any], agent: Agent[Any], tool: Tool, result: object
+    ) -> None:
+        span = self._spans.pop(id(tool), None)
+        if span is not None:
+            span.__exit__(None, None, None)
 
     def finish(self) -> None:
-        self._observer.agent_run_finished(time.perf_counter() - self.started)
+        for span in self._spans.values():
+            span.__exit__(None, None, None)
+        self._spans.clear()
+        if self._observer is not None:
+            self._observer.agent_run_finished(time.perf_counter() - self.started)

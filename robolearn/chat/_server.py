@@ -30,6 +30,8 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter
 
+from robolearn.obs import Tracing
+
 from ._context import PageContext, RequestContext, UserInfo
 from ._ids import with_fresh_item_ids
 from ._observe import ObservingHooks, RunObserver
@@ -64,9 +66,11 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         converter_for: Callable[[RequestContext], ThreadItemConverter] | None = None,
         history_limit: int = _HISTORY_LIMIT,
         observer: RunObserver | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         self._observer = observer
+        self._tracing = tracing or Tracing()
         self._model = model
         self._tools = list(tools)
         # Per request: converting attachments reads their bytes as the requesting user.
@@ -111,7 +115,9 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             # often arrive without metadata.
             request_context=attrs.evolve(context, user_info=user, page_context=page),
         )
-        hooks = ObservingHooks(self._observer) if self._observer is not None else None
+        hooks = ObservingHooks(self._observer, self._tracing)
+        run_span = self._tracing.span("agent.run", **{"agent.model": type(self._model).__name__})
+        run_span.__enter__()
         result = Runner.run_streamed(
             agent,
             agent_input,
@@ -134,8 +140,8 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         finally:
             # Without this the model run goes on after the reader is gone (cancel, disconnect).
             result.cancel()
-            if hooks is not None:
-                hooks.finish()
+            hooks.finish()
+            run_span.__exit__(None, None, None)
 
     async def _history(
         self, thread: ThreadMetadata, current: UserMessageItem | None, context: RequestContext

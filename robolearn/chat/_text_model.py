@@ -1,8 +1,9 @@
 """Agents SDK models that stream plain text: the deterministic scripted model and a base for
-the offline local model.
+other text-only models (test models).
 
-Both speak the Responses event protocol the Agents SDK expects from any model, so the rest of
-the pipeline (chatkit's stream conversion, persistence) is exactly the one real models use.
+They speak the Responses event protocol (:mod:`._responses`) the Agents SDK expects from any
+model, so the rest of the pipeline (chatkit's stream conversion, persistence) is exactly the
+one real models use.
 """
 
 from __future__ import annotations

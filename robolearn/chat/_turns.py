@@ -14,7 +14,7 @@ from chatkit.types import ChatKitReq, is_streaming_req
 
 from robolearn._aio import open_aio_stream
 from robolearn.actors import ReplySender
-from robolearn.obs import bind_log_context
+from robolearn.obs import Tracing, bind_log_context
 
 from ._context import RequestContext
 from ._server import RoboLearnChatKitServer
@@ -30,6 +30,8 @@ class ChatJob:
 
     request: ChatKitReq
     context: RequestContext
+    # The requester's trace context: the turn's span continues the request's trace.
+    trace: object | None = None
 
 
 @attrs.frozen
@@ -53,6 +55,7 @@ class ChatTurns:
 
     server: RoboLearnChatKitServer
     expected: tuple[type[Exception], ...]
+    tracing: Tracing = attrs.field(factory=Tracing)
 
     async def on_start(self, key: str) -> None:
         return None
@@ -61,7 +64,11 @@ class ChatTurns:
         return None
 
     async def handle(self, key: str, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
-        with bind_log_context(request_id=job.context.request_id, thread_id=key):
+        with (
+            bind_log_context(request_id=job.context.request_id, thread_id=key),
+            self.tracing.resume(job.trace),
+            self.tracing.span("actor.turn", **{"thread.id": key, "chatkit.type": job.request.type}),
+        ):
             started = trio.current_time()
             _log.info("turn started: %s", job.request.type)
             try:

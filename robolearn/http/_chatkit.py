@@ -65,7 +65,8 @@ async def handle_chatkit(services: Services, door: FrontDoor) -> Response:
     try:
         parsed = await _parse(services, door)
         kind = parsed.type
-        response = await _handle(services, door, parsed, started)
+        with services.tracing.span(f"chatkit {kind}", **{"chatkit.type": kind}):
+            response = await _handle(services, door, parsed, started)
     except Exception as exc:
         error = from_exception(exc)
         if error.status == 429:
@@ -126,7 +127,7 @@ async def _handle(
             door.metrics.active_streams.inc()
             stack.callback(door.metrics.active_streams.dec)
         replies = await stack.enter_async_context(
-            services.actors.request(thread_id, ChatJob(parsed, context))
+            services.actors.request(thread_id, ChatJob(parsed, context, services.tracing.capture()))
         )
         first = await _first_reply(replies)
     except BaseException:

@@ -60,10 +60,12 @@ class LiveIndex:
     config: SearchConfig = attrs.field(factory=SearchConfig)
     seed: Sequence[Lesson] = ()
     _current: SearchIndex | None = attrs.field(default=None, init=False)
-    _version: int | None = attrs.field(default=None, init=False)
+    _version: int | None = attrs.field(default=None, init=False)  # of the book last read
     _lessons: int = attrs.field(default=0, init=False)
     _loaded_at: float | None = attrs.field(default=None, init=False)
+    _seed_pending: bool = attrs.field(default=True, init=False)
     _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
+    _reloaded: trio.Event = attrs.field(factory=trio.Event, init=False)
 
     @property
     def current(self) -> SearchIndex | None:
@@ -85,40 +87,49 @@ class LiveIndex:
         )
 
     async def refresh(self) -> bool:
-        """Rebuild the index if the stored book changed since the last load.
+        """Rebuild the index if the stored book changed since it was last read.
 
-        Before anything was ever loaded, an empty book is first seeded with ``seed`` (the
-        demo corpus). Returns whether the index was rebuilt. Raises
-        :class:`StoreUnavailable` when the database is unreachable; the old index stays.
+        The first successful call seeds an empty database with ``seed`` (the demo corpus);
+        later ones never do, so a book emptied on purpose stays empty. Returns whether the
+        index changed. Raises :class:`StoreUnavailable` when the database is unreachable;
+        the index in use stays.
         """
         async with self._lock:
-            if self._current is None and self.seed:
+            if self._seed_pending and self.seed:
                 report = await self.repository.ingest(self.seed, only_if_empty=True)
                 if report is not None:
                     _log.info(
                         "no textbook stored: ingested the demo corpus (%d lessons)", report.lessons
                     )
-            if self._current is not None and await self.repository.version() == self._version:
+            self._seed_pending = False
+            if self._version is not None and await self.repository.version() == self._version:
                 return False
             corpus = await self.repository.load()
-            if not corpus.chunks:
-                _log.warning("no textbook stored: run `robolearn ingest PATH`")
-                return False
             started = time.perf_counter()
             # ~100 ms of CPU for the whole book: off the event loop.
             index = await run_sync_in_thread(lambda: SearchIndex.build(corpus.chunks, self.config))
-            self._current = index
+            self._current = index if corpus.chunks else None
             self._version = corpus.version
             self._lessons = corpus.lessons
             self._loaded_at = time.time()
-            _log.info(
-                "textbook index v%d: %d lessons, %d chunks (built in %.0f ms)",
-                corpus.version,
-                corpus.lessons,
-                len(corpus.chunks),
-                (time.perf_counter() - started) * 1000,
-            )
+            self._reloaded.set()
+            self._reloaded = trio.Event()
+            if not corpus.chunks:
+                _log.warning("no textbook stored: run `robolearn ingest PATH`")
+            else:
+                _log.info(
+                    "textbook index v%d: %d lessons, %d chunks (built in %.0f ms)",
+                    corpus.version,
+                    corpus.lessons,
+                    len(corpus.chunks),
+                    (time.perf_counter() - started) * 1000,
+                )
             return True
+
+    async def wait_for_version(self, version: int) -> None:
+        """Wait until a book at ``version`` or newer is loaded (1: any book)."""
+        while self._current is None or self._version is None or self._version < version:
+            await self._reloaded.wait()
 
     @asynccontextmanager
     async def running(self, refresh_interval: float) -> AsyncIterator[None]:

@@ -11,6 +11,8 @@ from typing import Any
 import trio
 from psycopg_pool import ConnectionPool
 
+from robolearn.obs import Tracing
+
 from ._embedded import open_embedded_postgres
 from ._errors import StoreUnavailable
 from ._postgres import PostgresStore, StoreLimits
@@ -29,6 +31,7 @@ async def open_store(
     pool_max: int = 10,
     db_timeout: float = 3.0,
     limits: StoreLimits | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[PostgresStore]:
     """Connect to ``database_url`` (or start embedded PostgreSQL in ``data_dir``), migrate, and
     yield a :class:`PostgresStore`. ``db_timeout`` bounds each connection checkout, so a missing
@@ -51,7 +54,7 @@ async def open_store(
         pool = _make_pool(database_url, pool_min, pool_max, db_timeout)
         await trio.to_thread.run_sync(pool.open)
         stack.push_async_callback(_close_pool, pool)
-        store = PostgresStore(pool, db_timeout, limits or StoreLimits())
+        store = PostgresStore(pool, db_timeout, limits or StoreLimits(), tracing or Tracing())
         try:
             await store.migrate()
         except StoreUnavailable as exc:

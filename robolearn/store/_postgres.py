@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, TypeAdapter
 
 from robolearn._aio import run_sync_in_thread
+from robolearn.obs import Tracing
 
 from ._errors import InvalidStoreInput, PayloadTooLarge, StoreUnavailable
 from ._migrations import apply_migrations
@@ -71,6 +72,7 @@ class PostgresStore(Store[StoreContext]):
     _pool: ConnectionPool[Any]
     _timeout: float = 3.0
     limits: StoreLimits = attrs.field(factory=StoreLimits)
+    tracing: Tracing = attrs.field(factory=Tracing)
     _schema_ready: bool = attrs.field(default=False, init=False)
     _schema_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
@@ -324,6 +326,11 @@ class PostgresStore(Store[StoreContext]):
         return await run_sync_in_thread(lambda: self._run_blocking(fn))
 
     def _run_blocking(self, fn: Callable[[_Conn], _T]) -> _T:
+        operation = fn.__qualname__.split(".<locals>")[0].rsplit(".", 1)[-1]
+        with self.tracing.span(f"db {operation}", **{"db.system": "postgresql"}):
+            return self._run_attempts(fn)
+
+    def _run_attempts(self, fn: Callable[[_Conn], _T]) -> _T:
         delay = 0.05
         for attempt in range(1, _ATTEMPTS + 1):
             try:

@@ -1,9 +1,8 @@
 """Browser fixtures: the real app on a real Hypercorn (as in tests/http) and headless Chromium.
 
-Playwright's API is asyncio; the tests run on trio. Each test drives the browser with
-Playwright's *sync* API inside one worker thread (``trio.to_thread.run_sync``), while the trio
-loop goes on serving HTTP. One thread per scenario, because a sync Playwright session must
-start and end in the same thread. The browser is Debian's ``chromium``: no browser downloads
+Playwright's API is asyncio; the tests run on trio. The tests drive the browser with
+Playwright's *sync* API on a thread of its own (see :class:`BrowserThread`) while the trio
+loop goes on serving HTTP. The browser is Debian's ``chromium``: no browser downloads
 are possible here, so ``playwright install`` is never used.
 """
 
@@ -12,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import httpx
 import pytest
 import trio
 from agents.items import TResponseInputItem
-from playwright.sync_api import Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
 from robolearn import _aio
 from robolearn.chat import TextStreamModel
@@ -104,54 +104,93 @@ Scenario = Callable[[Page], None]
 RunPage = Callable[..., Awaitable[None]]
 
 
-@pytest.fixture
-def chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        pytest.skip(
-            "no Chromium: install Debian's `chromium` (.ci/run does) or set ROBOLEARN_CHROMIUM"
-        )
-    return found
+class BrowserThread:
+    """One headless Chromium for the whole session, owned by one dedicated thread.
 
+    A sync Playwright session must be used from the thread that started it, so every call
+    goes through a one-thread executor. Tests get a fresh browser context each (own storage,
+    own viewport), which isolates them as well as a new browser would, at a fraction of the
+    start-up cost.
+    """
 
-@pytest.fixture
-def run_page(chromium: str, http: httpx.AsyncClient) -> RunPage:
-    """``await run_page(scenario)`` runs ``scenario(page)`` in a fresh browser on the server."""
-    base_url = str(http.base_url).rstrip("/")
+    def __init__(self, chromium: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self.call(partial(self._start, chromium))
 
-    async def run(scenario: Scenario, *, viewport: ViewportSize = DESKTOP) -> None:
-        await trio.to_thread.run_sync(partial(_drive, chromium, base_url, scenario, viewport))
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the browser's thread and wait for it (blocking)."""
+        self._executor.submit(fn).result()
 
-    return run
-
-
-def _drive(chromium: str, base_url: str, scenario: Scenario, viewport: ViewportSize) -> None:
-    # trio-asyncio (the server's asyncio bridge) makes new asyncio loops its own kind, which
-    # Playwright cannot run on. Its policy override is per thread: opt this one out, and put
-    # it back, since trio reuses its worker threads.
-    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
-    try:
-        _drive_browser(chromium, base_url, scenario, viewport)
-    finally:
-        asyncio.set_event_loop_policy(None)
-
-
-def _drive_browser(
-    chromium: str, base_url: str, scenario: Scenario, viewport: ViewportSize
-) -> None:
-    page_errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    def run_scenario(self, base_url: str, scenario: Scenario, viewport: ViewportSize) -> None:
+        assert self._browser is not None
+        page_errors: list[str] = []
+        context = self._browser.new_context(base_url=base_url, viewport=viewport)
         try:
-            context = browser.new_context(base_url=base_url, viewport=viewport)
             # Failures must fail fast, not hang the suite for Playwright's default 30 s.
             context.set_default_timeout(10_000)
             page = context.new_page()
             page.on("pageerror", lambda error: page_errors.append(str(error)))
             scenario(page)
         finally:
-            browser.close()
-    assert not page_errors, f"JavaScript errors on the page: {page_errors}"
+            context.close()
+        assert not page_errors, f"JavaScript errors on the page: {page_errors}"
+
+    def close(self) -> None:
+        try:
+            self.call(self._stop)
+        finally:
+            self._executor.shutdown()
+
+    def _start(self, chromium: str) -> None:
+        # trio-asyncio (the server's asyncio bridge) makes new asyncio loops its own kind,
+        # which Playwright cannot run on. Its override is per thread: opt this thread out.
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS
+        )
+
+    def _stop(self) -> None:
+        try:
+            if self._browser is not None:
+                self._browser.close()
+        finally:
+            if self._playwright is not None:
+                self._playwright.stop()
+            asyncio.set_event_loop_policy(None)
+
+
+@pytest.fixture(scope="session")
+def browser_thread() -> Iterator[BrowserThread]:
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip(
+            "no Chromium: install Debian's `chromium` (.ci/run does) or set ROBOLEARN_CHROMIUM"
+        )
+    browser = BrowserThread(chromium)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def run_page(browser_thread: BrowserThread, http: httpx.AsyncClient) -> RunPage:
+    """``await run_page(scenario)`` runs ``scenario(page)`` in a fresh browser context."""
+    base_url = str(http.base_url).rstrip("/")
+
+    async def run(scenario: Scenario, *, viewport: ViewportSize = DESKTOP) -> None:
+        # A worker thread waits for the browser's thread, so the trio loop keeps serving.
+        await trio.to_thread.run_sync(
+            partial(
+                browser_thread.call,
+                partial(browser_thread.run_scenario, base_url, scenario, viewport),
+            )
+        )
+
+    return run
 
 
 def screenshot(page: Page, name: str) -> Path:

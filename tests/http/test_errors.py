@@ -87,13 +87,6 @@ CASES: list[tuple[str, bytes, dict[str, str], int, str]] = [
     ("no user", _req("threads.list"), {}, 401, "unauthenticated"),
     ("bad user id", _req("threads.list"), {"X-User-ID": "a b/c"}, 401, "unauthenticated"),
     (
-        "oversized body",
-        b'{"type": "threads.list", "params": {}, "x": "' + b"a" * 2_000_000 + b'"}',
-        ALICE,
-        413,
-        "payload_too_large",
-    ),
-    (
         "unknown attachment",
         _req("threads.create", input=user_input("x", ["atc_nope"])),
         ALICE,
@@ -145,6 +138,17 @@ async def test_malformed_requests(
     assert error["code"] == code
     assert error["message"]
     assert "Traceback" not in caplog.text
+
+
+# The server refuses before reading the body; httpx then drops its unfinished upload generator.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_oversized_body_is_413(http: httpx.AsyncClient) -> None:
+    body = b'{"type": "threads.list", "params": {}, "x": "' + b"a" * 2_000_000 + b'"}'
+    response = await http.post(
+        "/chatkit", content=body, headers={"Content-Type": "application/json", **ALICE}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
 
 
 async def test_wrong_method_and_route_are_json(http: httpx.AsyncClient) -> None:

@@ -87,8 +87,7 @@ async def test_the_refresher_picks_up_an_ingest_by_itself(
             read_lessons(write_docs(tmp_path, LESSONS), site_url=SITE)
         )
         with trio.fail_after(2):
-            while live.statistics().version != 2:
-                await trio.sleep(0.01)
+            await live.wait_for_version(2)
         index = live.current
         assert index is not None
         assert index.search("gazebo worlds")[0].title == "Worlds"
@@ -102,8 +101,19 @@ async def test_a_database_outage_keeps_the_server_up_and_heals(store: PostgresSt
         assert live.statistics().chunks == 0
         database.down = False
         with trio.fail_after(2):
-            while not live.loaded:
-                await trio.sleep(0.01)
+            await live.wait_for_version(1)
         database.down = True
         await trio.sleep(0.05)  # failed refreshes keep the index already loaded
         assert live.loaded
+
+
+async def test_an_emptied_book_unloads_and_is_not_reseeded(store: PostgresStore) -> None:
+    async with open_live_index(store, refresh_interval=60, seed=demo_lessons(SITE)) as live:
+        assert live.loaded
+        report = await RagRepository(store).ingest([])
+        assert report is not None and report.removed == len(demo_paths())
+        assert await live.refresh() is True
+        assert not live.loaded
+        assert live.statistics().version == 2
+        assert await live.refresh() is False  # no demo again: the book was emptied on purpose
+        assert (await RagRepository(store).load()).chunks == ()

@@ -340,7 +340,7 @@ const state = {
   threadId: null,
   items: new Map(), // item id -> { item, el }
   busy: null, // { controller, assistantId } while a request streams
-  attachments: [], // { key, file, status, attachment, error, previewUrl }
+  attachments: [], // { file, status: "uploading" | "ready" | "failed", attachment, previewUrl }
   threadsAfter: null,
   renderQueue: new Set(),
 };
@@ -446,11 +446,19 @@ function renderItem(item) {
 
 function showItem(item) {
   if (HIDDEN_ITEMS.has(item.type)) return;
-  const existing = state.items.get(item.id);
   const fresh = renderItem(item);
-  if (existing) existing.el.replaceWith(fresh);
-  else $("messages").append(fresh);
-  state.items.set(item.id, { item, el: fresh });
+  const node = state.items.get(item.id)?.el;
+  if (node) {
+    // Update in place: the live region keeps one node per message (announced once, when
+    // it stops being busy), and focus or a selection inside it survives the stream.
+    node.replaceChildren(...fresh.childNodes);
+    node.className = fresh.className;
+    node.dataset.itemId = item.id;
+    node.setAttribute("aria-busy", fresh.getAttribute("aria-busy"));
+  } else {
+    $("messages").append(fresh);
+  }
+  state.items.set(item.id, { item, el: node ?? fresh });
   $("empty").hidden = true;
 }
 
@@ -685,7 +693,6 @@ function handleEvent(event, turn) {
         state.busy.assistantId = event.type === "thread.item.done" ? null : item.id;
         if (event.type === "thread.item.done") turn.answered = true;
       }
-      if (!state.items.get(item.id)?.el) state.items.delete(item.id);
       showItem(item);
       if (event.type === "thread.item.added") scrollToBottom();
       if (event.type === "thread.item.done" && item.type === "assistant_message") announce("Answer complete");
@@ -754,7 +761,7 @@ async function runTurn(type, params, turn = {}) {
     }
   } catch (error) {
     if (error.name === "AbortError") {
-      const entry = state.items.get(state.busy?.assistantId);
+      const entry = state.busy?.controller === controller && state.items.get(state.busy.assistantId);
       if (entry) entry.item.stopped = true;
       announce("Stopped");
     } else {
@@ -768,18 +775,23 @@ async function runTurn(type, params, turn = {}) {
       showError(describe(error), { retry: turn.userSaved && error.status >= 500 });
     }
   } finally {
-    const assistantId = state.busy?.assistantId;
-    state.busy = null;
-    const entry = state.items.get(assistantId);
-    if (entry && !entry.item.stopped && !entry.item.content.some((part) => part.text)) {
-      // A failed answer that never produced text is not worth a bubble.
-      entry.el.remove();
-      state.items.delete(assistantId);
-    } else if (entry) {
-      showItem(entry.item);
-    }
-    setBusy(false);
+    // A turn aborted by opening another thread must not end a newer turn's busy state.
+    if (state.busy?.controller === controller) endTurn();
   }
+}
+
+function endTurn() {
+  const { assistantId } = state.busy;
+  state.busy = null;
+  const entry = state.items.get(assistantId);
+  if (entry && !entry.item.stopped && !entry.item.content.some((part) => part.text)) {
+    // A failed answer that never produced text is not worth a bubble.
+    entry.el.remove();
+    state.items.delete(assistantId);
+  } else if (entry) {
+    showItem(entry.item);
+  }
+  setBusy(false);
 }
 
 function stopStreaming() {
@@ -864,7 +876,6 @@ function renderAttachments() {
 
 async function addAttachment(file) {
   const entry = {
-    key: crypto.getRandomValues(new Uint32Array(1))[0],
     file,
     status: "uploading",
     attachment: null,

@@ -1,0 +1,133 @@
+"""``search_robolearn_content``: argument validation as tool errors, results, page context."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from agents.tool_context import ToolContext
+
+from robolearn.chat import SEARCH_TOOL_NAME, PageContext, RequestContext, search_tool
+from robolearn.chat._tool import SearchFindings, run_search
+from robolearn.rag import SearchIndex, chunk_lessons, demo_lessons
+
+SITE = "https://robolearn.github.io"
+PUBLISHER = f"{SITE}/docs/module-1-ros2-basics/chapter-2-first-code/writing-a-publisher"
+GAZEBO_PATH = "module-2-simulation-basics/chapter-3-gazebo/01-simulating-with-gazebo.md"
+
+
+@pytest.fixture(scope="module")
+def index() -> SearchIndex:
+    return SearchIndex.build(chunk_lessons(demo_lessons(SITE)))
+
+
+def search(index: SearchIndex | None, page: PageContext | None = None, **args: Any) -> Any:
+    return json.loads(run_search(index, json.dumps(args), page=page).to_json())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"question": "x"}', "unknown argument(s) question"),
+        ('{"module": 1}', "query is required"),
+        ('{"query": "   "}', "query is empty"),
+        ('{"query": 42}', "query must be a string"),
+        ('{"query": "nodes", "limit": 0}', "limit must be between 1 and 20"),
+        ('{"query": "nodes", "limit": 21}', "limit must be between 1 and 20"),
+        ('{"query": "nodes", "module": "one"}', "module must be an integer"),
+        ('{"query": "nodes", "hardware_tier": 7}', "hardware_tier must be one of 1, 2, 3, 4"),
+        ('{"query": "nodes", "chapter_min": 3, "chapter_max": 1}', "chapter_min (3) is greater"),
+        ('{"query": "nodes", "lesson": -1}', "lesson must be zero or positive"),
+    ],
+)
+def test_bad_arguments_come_back_as_an_error_the_model_can_read(
+    index: SearchIndex, arguments: str, message: str
+) -> None:
+    output = json.loads(run_search(index, arguments).to_json())
+    assert list(output) == ["error"]
+    assert message in output["error"]
+
+
+def test_no_loaded_index_is_an_error_too() -> None:
+    assert "not loaded" in search(None, query="nodes")["error"]
+
+
+def test_results_carry_what_a_citation_needs(index: SearchIndex) -> None:
+    output = search(index, query="how do I write a publisher in python?", limit=2)
+    assert output["covered"] is True
+    assert output["page"] is None
+    assert "note" not in output
+    first = output["results"][0]
+    assert first["url"] == PUBLISHER
+    assert first["title"] == "Lesson 2.1: Writing a Publisher in Python"
+    assert (first["module"], first["chapter"], first["lesson"]) == (1, 2, 1)
+    assert first["hardware_tier"] == 1
+    assert "A publisher is a node" in first["text"]
+    assert isinstance(first["score"], float)
+    assert len(output["results"]) == 2
+
+
+def test_filters_and_nulls(index: SearchIndex) -> None:
+    nulls = dict.fromkeys(["module", "chapter_min", "chapter_max", "lesson", "limit"])
+    assert search(index, query="simulation", **nulls)["results"]
+    simulation = search(index, query="simulation", module=2, hardware_tier=None)["results"]
+    assert {result["module"] for result in simulation} == {2}
+    laptop_only = search(index, query="gazebo simulation", hardware_tier=1)["results"]
+    assert all(result["hardware_tier"] == 1 for result in laptop_only)
+
+
+def test_out_of_scope_questions_are_flagged(index: SearchIndex) -> None:
+    output = search(index, query="what's a good banana bread recipe")
+    assert output["covered"] is False
+    assert "does not appear to cover" in output["note"]
+
+
+def test_the_readers_page_is_resolved_from_path_or_url(index: SearchIndex) -> None:
+    for page in (
+        PageContext(path=GAZEBO_PATH),
+        PageContext(
+            url=f"{SITE}/docs/module-2-simulation-basics/chapter-3-gazebo/simulating-with-gazebo"
+        ),
+        PageContext(
+            path="/docs/module-2-simulation-basics/chapter-3-gazebo/simulating-with-gazebo"
+        ),
+    ):
+        output = search(index, page, query="explain this")
+        assert output["page"]["title"] == "Lesson 3.1: Simulating a Robot with Gazebo"
+        assert output["covered"] is True  # a question about the page is about the page
+        assert output["results"][0]["title"] == output["page"]["title"]
+    unknown = search(index, PageContext(path="blog/some-post"), query="explain this")
+    assert unknown["page"] is None
+
+
+def test_findings_round_trip_and_garbage_is_an_error(index: SearchIndex) -> None:
+    findings = run_search(index, '{"query": "topics"}', page=PageContext(path=GAZEBO_PATH))
+    assert SearchFindings.from_json(findings.to_json()) == findings
+    assert SearchFindings.from_json("nonsense").error is not None
+    assert SearchFindings.from_json('{"covered": true}').error is not None
+
+
+async def test_the_function_tool_reads_the_page_from_the_run_context(index: SearchIndex) -> None:
+    tool = search_tool(lambda: index)
+    assert tool.name == SEARCH_TOOL_NAME
+    schema = tool.params_json_schema
+    assert tool.strict_json_schema
+    assert set(schema["required"]) == set(schema["properties"])
+    assert schema["additionalProperties"] is False
+
+    request = RequestContext(user_id="u", page_context=PageContext(path=GAZEBO_PATH))
+    # chatkit's AgentContext carries the request context; a bare RequestContext works too.
+    for context in (SimpleNamespace(request_context=request), request, None):
+        tool_context = ToolContext(
+            context=context,
+            tool_name=SEARCH_TOOL_NAME,
+            tool_call_id="call_1",
+            tool_arguments='{"query": "explain this"}',
+        )
+        output = json.loads(await tool.on_invoke_tool(tool_context, '{"query": "explain this"}'))
+        expected = None if context is None else "Lesson 3.1: Simulating a Robot with Gazebo"
+        assert (output["page"] or {}).get("title") == expected

@@ -1,0 +1,176 @@
+"""SIGTERM on a real server process: in-flight answers finish or are checkpointed; exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ROBOLEARN_DATA_DIR": str(tmp_path),
+        "ROBOLEARN_AUTH": "dev",
+        "ROBOLEARN_MODEL": "scripted",
+        "ROBOLEARN_SCRIPTED_TOKENS": "100",
+        "ROBOLEARN_SCRIPTED_DELAY_MS": "20",  # a 2 s answer
+        "ROBOLEARN_LOG_LEVEL": "WARNING",
+    }
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "robolearn", "serve", "--bind", f"127.0.0.1:{self.port}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    async def wait_ready(self) -> None:
+        async with httpx.AsyncClient() as client:
+            with trio.fail_after(30):
+                while True:
+                    try:
+                        if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                            return
+                    except httpx.TransportError:
+                        pass
+                    await trio.sleep(0.1)
+
+
+@pytest.fixture
+def start_server(server_env: dict[str, str]) -> Iterator[type[Server]]:
+    started: list[Server] = []
+
+    class Tracked(Server):
+        def __init__(self, env: dict[str, str] = server_env) -> None:
+            super().__init__(env)
+            started.append(self)
+
+    yield Tracked
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+        server.process.wait(10)
+        if server.process.stderr is not None:
+            server.process.stderr.close()
+
+
+async def _stream_until_term(server: Server, body: dict[str, object]) -> list[dict[str, object]]:
+    """Start a streamed answer, SIGTERM the server at its first delta, read to the end."""
+    events: list[dict[str, object]] = []
+    buffer = b""
+    async with (
+        httpx.AsyncClient(timeout=60) as client,
+        client.stream(
+            "POST", f"{server.url}/chatkit", json=body, headers={"X-User-ID": "alice"}
+        ) as response,
+    ):
+        assert response.status_code == 200
+        signalled = False
+        try:
+            async for chunk in response.aiter_bytes():
+                buffer += chunk
+                *blocks, buffer = buffer.split(b"\n\n")
+                events += [json.loads(b[6:]) for b in blocks if b.startswith(b"data: ")]
+                if not signalled and any(e["type"] == "thread.item.updated" for e in events):
+                    server.process.send_signal(signal.SIGTERM)
+                    signalled = True
+        except httpx.RemoteProtocolError:
+            pass  # past the grace period the server hangs up; a reload shows the rest
+    return events
+
+
+def _items(server_env: dict[str, str], thread_id: str) -> list[dict[str, object]]:
+    import psycopg
+
+    with psycopg.connect(server_env["DATABASE_URL"]) as conn:
+        rows = conn.execute(
+            "SELECT data FROM items WHERE thread_id = %s ORDER BY seq", (thread_id,)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+async def test_sigterm_lets_the_answer_finish(
+    start_server: type[Server], server_env: dict[str, str]
+) -> None:
+    server = start_server()
+    await server.wait_ready()
+    body = {"type": "threads.create", "params": {"input": _input("finish me")}}
+    events = await _stream_until_term(server, body)
+    assert events[-1]["type"] == "thread.item.done"
+    assert await trio.to_thread.run_sync(server.process.wait, 30) == 0
+
+    thread_id = events[0]["thread"]["id"]  # type: ignore[index]
+    items = _items(server_env, thread_id)
+    assert [i["type"] for i in items] == ["user_message", "assistant_message"]
+    text = items[1]["content"][0]["text"]  # type: ignore[index]
+    assert text.endswith(" t99")
+
+
+async def test_sigterm_past_the_grace_checkpoints_the_answer(
+    start_server: type[Server], server_env: dict[str, str]
+) -> None:
+    env = {**server_env, "ROBOLEARN_SHUTDOWN_GRACE": "0.5", "ROBOLEARN_SCRIPTED_DELAY_MS": "100"}
+    server = start_server(env)
+    await server.wait_ready()
+    body = {"type": "threads.create", "params": {"input": _input("cut me short")}}
+    events = await _stream_until_term(server, body)
+    assert (
+        events[-1]["type"] != "thread.item.done"
+        or events[-1]["item"]["type"] != "assistant_message"
+    )  # type: ignore[index]
+    assert await trio.to_thread.run_sync(server.process.wait, 30) == 0
+
+    thread_id = events[0]["thread"]["id"]  # type: ignore[index]
+    items = _items(server_env, thread_id)
+    assert [i["type"] for i in items][:2] == ["user_message", "assistant_message"]
+    partial = items[1]["content"][0]["text"]  # type: ignore[index]
+    assert partial.startswith("answer to: cut me short")
+    assert not partial.endswith(" t99")
+
+    # Restarted, the thread goes on where it stopped.
+    again = start_server(server_env)
+    await again.wait_ready()
+    async with httpx.AsyncClient(timeout=60) as client:
+        response = await client.post(
+            f"{again.url}/chatkit",
+            json={
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": _input("and now?")},
+            },
+            headers={"X-User-ID": "alice"},
+        )
+    assert response.status_code == 200
+    assert b"answer to: and now?" in response.content
+
+
+def _input(text: str) -> dict[str, object]:
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
