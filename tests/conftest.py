@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,12 +17,16 @@ from robolearn.store import EmbeddedPostgres, PostgresStore, open_store
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres.start(tmp_path_factory.mktemp("pg"))
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's basetemp: pytest prunes old basetemps, including ones still in use
+    # by another session running at the same time, which would pull the data from under us.
+    data_dir = Path(tempfile.mkdtemp(prefix="robolearn-test-pg-"))
+    server = EmbeddedPostgres.start(data_dir)
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
