@@ -120,7 +120,7 @@ async def stream_message(
     user: str,
     body: bytes,
     result: MessageResult,
-    on_thread: Callable[[str], None] | None = None,
+    on_thread: Callable[[str], object] | None = None,
     *,
     collect: bool = False,
 ) -> None:
@@ -158,7 +158,7 @@ async def stream_message(
 
 
 def _on_event(
-    event: dict[str, Any], result: MessageResult, on_thread: Callable[[str], None] | None
+    event: dict[str, Any], result: MessageResult, on_thread: Callable[[str], object] | None
 ) -> None:
     kind = event.get("type")
     if kind == "thread.created" and on_thread is not None:

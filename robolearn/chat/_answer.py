@@ -30,20 +30,8 @@ _COMPLETE_BONUS = 0.5
 _MAX_CODE_LINES = 20
 # Questions that want to see code; the best passage's short example is then shown.
 _CODE_WORDS: Final = frozenset(
-    {
-        "code",
-        "write",
-        "writing",
-        "example",
-        "implement",
-        "command",
-        "commands",
-        "syntax",
-        "snippet",
-        "script",
-        "program",
-        "show",
-    }
+    {"code", "write", "writing", "example", "implement", "command", "commands"}
+    | {"syntax", "snippet", "script", "program", "show"}
 )
 
 

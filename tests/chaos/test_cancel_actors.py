@@ -70,7 +70,7 @@ async def test_cancel_random_actors_mid_stream(start_server: ServerFactory) -> N
                     current[t] = result
                     await stream_message(
                         client, user(t), body, result,
-                        lambda tid, t=t: thread_ids.__setitem__(t, tid),  # type: ignore[misc]
+                        partial(thread_ids.__setitem__, t),
                         collect=True,
                     )  # fmt: skip
                     del current[t]

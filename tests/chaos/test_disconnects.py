@@ -123,7 +123,7 @@ async def test_random_disconnects_still_persist_complete_answers(
     async def settled() -> bool:
         stats = await admin_stats(server.base_url)
         last[:] = [stats]
-        return (
+        return bool(
             stats["actors"]["live_actors"] == 0
             and stats["asyncio_tasks"] == 0
             and stats["trio_tasks"] <= before["trio_tasks"]

@@ -99,6 +99,15 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
         stop_embedded_postgres(data_dir)
 
 
+def _request(
+    request_type: str, /, **params: st.SearchStrategy[Any]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A request of ``request_type`` with every param present and of the right shape."""
+    return st.fixed_dictionaries(
+        {"type": st.just(request_type), "params": st.fixed_dictionaries(params)}
+    )
+
+
 def _strategies(victim: dict[str, Any]) -> st.SearchStrategy[tuple[dict[str, str], bytes]]:
     ids = st.sampled_from(victim["threads"] + victim["items"])
     weird_text = st.text(max_size=40) | st.sampled_from(
@@ -141,17 +150,51 @@ def _strategies(victim: dict[str, Any]) -> st.SearchStrategy[tuple[dict[str, str
             "size": st.integers(),
         },
     )
+    own = st.sampled_from(["thr_mallory", "msg_mallory"])
+    target_id = ids | own | weird_text
+    valid_input = st.fixed_dictionaries(
+        {
+            "content": st.lists(
+                st.fixed_dictionaries({"type": st.just("input_text"), "text": weird_text}),
+                min_size=1,
+                max_size=2,
+            ),
+            "attachments": st.lists(ids | own, max_size=1),
+            "inference_options": st.just({}),
+        }
+    )
+    order = st.sampled_from(["asc", "desc"])
+    well_formed = st.one_of(
+        _request("threads.create", input=valid_input),
+        _request("threads.add_user_message", thread_id=target_id, input=valid_input),
+        _request("threads.get_by_id", thread_id=target_id),
+        _request("items.list", thread_id=target_id, order=order, limit=st.integers(1, 50)),
+        _request("items.list", thread_id=target_id, order=order, after=target_id),
+        _request("threads.list", limit=st.integers(1, 50), order=order, after=target_id),
+        _request("threads.retry_after_item", thread_id=target_id, item_id=target_id),
+        _request("threads.update", thread_id=target_id, title=weird_text),
+        _request("threads.delete", thread_id=target_id),
+        _request(
+            "items.feedback",
+            thread_id=target_id,
+            item_ids=st.lists(target_id, max_size=2),
+            kind=st.sampled_from(["positive", "negative"]),
+        ),
+        _request("attachments.delete", attachment_id=target_id),
+    )
     request = st.fixed_dictionaries(
         {"type": st.sampled_from(REQUEST_TYPES) | weird_text, "params": params | json_values},
         optional={"metadata": json_values},
     )
     bodies = (
-        request.map(lambda r: json.dumps(r).encode())
+        well_formed.map(lambda r: json.dumps(r).encode())
+        | well_formed.map(lambda r: json.dumps(r).encode())
+        | request.map(lambda r: json.dumps(r).encode())
         | json_values.map(lambda v: json.dumps(v).encode())
         | st.binary(max_size=300)
         | st.sampled_from([b"", b"{", b"null", b'{"type": "threads.list"', b"\xff\xfe" * 10])
     )
-    users = st.sampled_from(["mallory", "mallory", "mallory", "", " ", "a" * 200, "al ice"])
+    users = st.sampled_from(["mallory"] * 6 + ["", "a" * 200, "al ice", "bob;al"])
     return st.tuples(users.map(lambda u: {"X-User-ID": u}), bodies)
 
 
@@ -163,7 +206,11 @@ def test_hostile_payloads_never_500_crash_or_leak(
     leaks: list[str] = []
     secrets = [SECRET, *victim["threads"], *victim["items"]]
 
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    history: list[tuple[dict[str, str], bytes, int]] = []
+    # One connection per request: a refused request can leave a keep-alive connection hung
+    # (a server bug, reported with issue 8); here each payload must be judged on its own.
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=server.base_url, timeout=10, limits=fresh) as client:
 
         @seed(20260101)
         @settings(
@@ -176,9 +223,18 @@ def test_hostile_payloads_never_500_crash_or_leak(
         @given(_strategies(victim))
         def attack(case: tuple[dict[str, str], bytes]) -> None:
             headers, body = case
-            response = client.post(
-                "/chatkit", content=body, headers={**headers, "Content-Type": "application/json"}
-            )
+            try:
+                response = client.post(
+                    "/chatkit",
+                    content=body,
+                    headers={**headers, "Content-Type": "application/json"},
+                )
+            except httpx.TimeoutException:
+                raise AssertionError(
+                    f"no answer to {headers} {body[:200]!r}; the request before it on this"
+                    f" connection: {history[-1:]}"
+                ) from None
+            history.append((headers, body[:300], response.status_code))
             statuses[response.status_code] += 1
             assert response.status_code < 500, (response.status_code, body[:300], response.text)
             text = response.text
