@@ -18,21 +18,15 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final, cast
 
 import attrs
-from agents.agent_output import AgentOutputSchemaBase
-from agents.handoffs import Handoff
-from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
-from agents.model_settings import ModelSettings
-from agents.models.interface import Model, ModelTracing
+from agents.items import TResponseInputItem, TResponseStreamEvent
 from agents.tool import Tool
-from agents.usage import Usage
 from openai.types.responses import ResponseFunctionToolCall
-from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from robolearn import _aio
 
 from ._answer import compose_answer
-from ._responses import ResponseStream, function_call, message
-from ._text_model import last_user_text
+from ._responses import ResponseStream, function_call
+from ._text_model import StreamingModel, last_user_text
 from ._tool import SEARCH_TOOL_NAME, SearchFindings
 
 __all__ = ["LocalTutorModel", "Reply", "SearchCall", "next_step"]
@@ -89,7 +83,7 @@ def next_step(
     return SearchCall(question)
 
 
-class LocalTutorModel(Model):
+class LocalTutorModel(StreamingModel):
     """The offline tutor model; ``delay`` seconds between deltas of ``words_per_delta`` words."""
 
     def __init__(self, *, delay: float = 0.015, words_per_delta: int = 3) -> None:
@@ -98,37 +92,11 @@ class LocalTutorModel(Model):
         self._delay = delay
         self._words_per_delta = words_per_delta
 
-    async def get_response(
+    async def events(
         self,
         system_instructions: str | None,
         input: str | list[TResponseInputItem],
-        model_settings: ModelSettings,
         tools: list[Tool],
-        output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],
-        tracing: ModelTracing,
-        *,
-        previous_response_id: str | None,
-        conversation_id: str | None,
-        prompt: ResponsePromptParam | None,
-    ) -> ModelResponse:
-        step = next_step(system_instructions, input, _names(tools))
-        output = [_call(step) if isinstance(step, SearchCall) else message(step.text)]
-        return ModelResponse(output=list(output), usage=Usage(), response_id=None)
-
-    async def stream_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[TResponseInputItem],
-        model_settings: ModelSettings,
-        tools: list[Tool],
-        output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],
-        tracing: ModelTracing,
-        *,
-        previous_response_id: str | None,
-        conversation_id: str | None,
-        prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
         step = next_step(system_instructions, input, _names(tools))
         stream = ResponseStream(response_id=f"resp_{uuid.uuid4().hex}")

@@ -23,19 +23,23 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from robolearn import _aio
 
-from ._responses import ResponseStream, message
+from ._responses import ResponseStream
 
 __all__ = ["ScriptedTokensModel", "TextStreamModel", "last_user_text"]
 
 
-class TextStreamModel(Model, abc.ABC):
-    """A model whose whole answer is text produced by :meth:`text_deltas`."""
+class StreamingModel(Model, abc.ABC):
+    """A model defined by the Responses events it streams; the non-streamed answer is the
+    output of its ``response.completed`` event."""
 
     @abc.abstractmethod
-    def text_deltas(
-        self, system_instructions: str | None, input: str | list[TResponseInputItem]
-    ) -> AsyncIterator[str]:
-        """The answer, in the pieces it should stream in."""
+    def events(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        tools: list[Tool],
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        """The whole response, from ``response.created`` to ``response.completed``."""
 
     async def get_response(
         self,
@@ -51,8 +55,11 @@ class TextStreamModel(Model, abc.ABC):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
-        text = "".join([d async for d in self.text_deltas(system_instructions, input)])
-        return ModelResponse(output=[message(text)], usage=Usage(), response_id=None)
+        output: list[Any] = []
+        async for event in self.events(system_instructions, input, tools):
+            if event.type == "response.completed":
+                output = list(event.response.output)
+        return ModelResponse(output=output, usage=Usage(), response_id=None)
 
     async def stream_response(
         self,
@@ -67,6 +74,25 @@ class TextStreamModel(Model, abc.ABC):
         previous_response_id: str | None,
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        async for event in self.events(system_instructions, input, tools):
+            yield event
+
+
+class TextStreamModel(StreamingModel):
+    """A model whose whole answer is text produced by :meth:`text_deltas`."""
+
+    @abc.abstractmethod
+    def text_deltas(
+        self, system_instructions: str | None, input: str | list[TResponseInputItem]
+    ) -> AsyncIterator[str]:
+        """The answer, in the pieces it should stream in."""
+
+    async def events(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        tools: list[Tool],
     ) -> AsyncIterator[TResponseStreamEvent]:
         stream = ResponseStream()
         yield stream.created()
