@@ -182,20 +182,21 @@ def _path(raw: str) -> Path:
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer from {low} to {high}")
-        return value
-
-    return parse
+    return _number_in(int, "an integer", low, high)
 
 
 def _float_in(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        value = float(raw)
+    return _number_in(float, "a number", low, high)
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _number_in(kind: Callable[[str], _N], noun: str, low: _N, high: _N) -> Callable[[str], _N]:
+    def parse(raw: str) -> _N:
+        value = kind(raw)
         if not low <= value <= high:
-            raise ValueError(f"expected a number from {low} to {high}")
+            raise ValueError(f"expected {noun} from {low} to {high}")
         return value
 
     return parse
