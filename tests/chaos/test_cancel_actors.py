@@ -7,6 +7,7 @@ event, and the next message on every thread works.
 
 from __future__ import annotations
 
+import functools
 import random
 
 import httpx
@@ -70,7 +71,7 @@ async def test_cancel_random_actors_mid_stream(start_server: ServerFactory) -> N
                     current[t] = result
                     await stream_message(
                         client, user(t), body, result,
-                        partial(thread_ids.__setitem__, t),
+                        functools.partial(thread_ids.__setitem__, t),
                         collect=True,
                     )  # fmt: skip
                     del current[t]
