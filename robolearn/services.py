@@ -16,7 +16,7 @@ from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import LocalTutorModel, RequestContext, RoboLearnChatKitServer, search_tool
 from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore, BlobConverter
 from robolearn.chat._models import build_model
-from robolearn.chat._turns import ChatJob, ChatTurns, TurnFailed
+from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, TurnFailed
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
 from robolearn.rag import LiveIndex, RagRepository, demo_lessons
@@ -26,7 +26,7 @@ __all__ = ["ChatActors", "Services", "open_services"]
 
 _log = logging.getLogger("robolearn")
 
-ChatActors = ActorSystem[str, ChatJob, bytes | TurnFailed]
+ChatActors = ActorSystem[ThreadKey, ChatJob, bytes | TurnFailed]
 
 
 @attrs.frozen
@@ -37,6 +37,7 @@ class Services:
     store: PostgresStore
     server: RoboLearnChatKitServer
     actors: ChatActors
+    checks: RequestChecks
     attachments: BlobAttachmentStore
     metrics: Metrics
     tracing: Tracing
@@ -87,8 +88,12 @@ async def open_services(
                     observer=metrics,
                     tracing=tracing,
                 )
+                checks = RequestChecks(cast("Store[RequestContext]", store), blobs)
                 turns = ChatTurns(
-                    server, expected=(NotFoundError, StoreUnavailable, ValueError), tracing=tracing
+                    server,
+                    expected=(NotFoundError, StoreUnavailable, ValueError),
+                    preflight=checks,
+                    tracing=tracing,
                 )
                 actor_settings = ActorSettings(
                     mailbox_capacity=settings.mailbox_capacity,
@@ -106,6 +111,7 @@ async def open_services(
                         store=store,
                         server=server,
                         actors=actors,
+                        checks=checks,
                         attachments=attachments,
                         textbook=textbook,
                         metrics=metrics,

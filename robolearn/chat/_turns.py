@@ -7,21 +7,34 @@ the behaviour it is given for chat threads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
-from chatkit.types import ChatKitReq, is_streaming_req
+from chatkit.store import Store
+from chatkit.types import (
+    ChatKitReq,
+    ThreadsRetryAfterItemReq,
+    UserMessageInput,
+    is_streaming_req,
+)
 
 from robolearn._aio import open_aio_stream
 from robolearn.actors import ReplySender
 from robolearn.obs import Tracing, bind_log_context
+from robolearn.store import BlobStore
 
 from ._context import RequestContext
 from ._server import RoboLearnChatKitServer
 
-__all__ = ["ChatJob", "ChatTurns", "TurnFailed"]
+__all__ = ["ChatJob", "ChatTurns", "RequestChecks", "ThreadKey", "TurnFailed"]
 
 _log = logging.getLogger("robolearn.chat")
+
+
+ThreadKey = tuple[str, str]
+"""A thread actor's key: (owner's user id, thread id). Keyed by owner too, so requests naming
+another user's thread never queue behind (or in front of) the owner's own."""
 
 
 @attrs.frozen
@@ -55,19 +68,25 @@ class ChatTurns:
 
     server: RoboLearnChatKitServer
     expected: tuple[type[Exception], ...]
+    preflight: Callable[[ChatJob], Awaitable[None]] | None = None
     tracing: Tracing = attrs.field(factory=Tracing)
 
-    async def on_start(self, key: str) -> None:
+    async def on_start(self, key: ThreadKey) -> None:
         return None
 
-    async def on_stop(self, key: str) -> None:
+    async def on_stop(self, key: ThreadKey) -> None:
         return None
 
-    async def handle(self, key: str, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
+    async def handle(
+        self, key: ThreadKey, job: ChatJob, reply: ReplySender[bytes | TurnFailed]
+    ) -> None:
+        _, thread_id = key
         with (
-            bind_log_context(request_id=job.context.request_id, thread_id=key),
+            bind_log_context(request_id=job.context.request_id, thread_id=thread_id),
             self.tracing.resume(job.trace),
-            self.tracing.span("actor.turn", **{"thread.id": key, "chatkit.type": job.request.type}),
+            self.tracing.span(
+                "actor.turn", **{"thread.id": thread_id, "chatkit.type": job.request.type}
+            ),
         ):
             started = trio.current_time()
             _log.info("turn started: %s", job.request.type)
@@ -77,9 +96,15 @@ class ChatTurns:
                 elapsed = trio.current_time() - started
                 _log.info("turn ended: %s in %.0f ms", job.request.type, elapsed * 1000)
 
-    async def _handle(self, key: str, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
+    async def _handle(
+        self, key: ThreadKey, job: ChatJob, reply: ReplySender[bytes | TurnFailed]
+    ) -> None:
         request = job.request
         try:
+            if self.preflight is not None:
+                # Checks that need the database run here, in mailbox order: awaited before
+                # enqueueing, they would let a later request overtake an earlier one.
+                await self.preflight(job)
             if is_streaming_req(request):
                 async with open_aio_stream(
                     lambda: self.server.stream(request, job.context)
@@ -90,3 +115,26 @@ class ChatTurns:
                 await reply.send(await self.server.answer(request, job.context))
         except self.expected as exc:
             await reply.send(TurnFailed(exc))
+
+
+@attrs.frozen
+class RequestChecks:
+    """What must hold before chatkit sees a request, where the database has to say.
+
+    Another user's thread is "not found" for every request type; chatkit would answer an
+    unknown retry item with an empty stream, and a missing attachment half-way through.
+    """
+
+    store: Store[RequestContext]
+    blobs: BlobStore
+
+    async def __call__(self, job: ChatJob) -> None:
+        request, context = job.request, job.context
+        thread_id = getattr(request.params, "thread_id", None)
+        if isinstance(thread_id, str):
+            await self.store.load_thread(thread_id, context)
+        if isinstance(request, ThreadsRetryAfterItemReq):
+            await self.store.load_item(request.params.thread_id, request.params.item_id, context)
+        new_input = getattr(request.params, "input", None)
+        if isinstance(new_input, UserMessageInput) and new_input.attachments:
+            await self.blobs.check_uploaded(new_input.attachments, context)

@@ -3,8 +3,9 @@
 Registered only when ``ROBOLEARN_ADMIN_TOKEN`` is set; every call must carry the same token in
 the ``X-Admin-Token`` header. Never enable it in production: it can interrupt any user's turn.
 
-- ``POST /admin/actors/cancel`` with ``{"key": "<thread id>"}``: cancel that thread's actor
-  (its running turn persists a partial answer; the client gets an ``error`` event).
+- ``POST /admin/actors/cancel`` with ``{"user": "<owner>", "key": "<thread id>"}``: cancel
+  that thread's actor (its running turn persists a partial answer; the client gets an
+  ``error`` event).
 - ``GET /admin/stats``: the actor system's statistics, live asyncio tasks and trio tasks.
 """
 
@@ -42,12 +43,15 @@ def register_admin(app: QuartTrio, services: Services, token: str) -> None:
             authorise()
             body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
             try:
-                key = json.loads(body).get("key")
+                fields = json.loads(body)
+                key, user = fields.get("key"), fields.get("user")
             except (ValueError, AttributeError):
-                key = None
-            if not isinstance(key, str):
-                raise HttpError(400, "invalid_request", 'send {"key": "<thread id>"}')
-            return _json({"cancelled": services.actors.cancel(key)})
+                key = user = None
+            if not isinstance(key, str) or not isinstance(user, str):
+                raise HttpError(
+                    400, "invalid_request", 'send {"user": "<owner>", "key": "<thread id>"}'
+                )
+            return _json({"cancelled": services.actors.cancel((user, key))})
         except HttpError as exc:
             return exc.response()
 

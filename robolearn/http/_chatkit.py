@@ -25,7 +25,6 @@ from chatkit.types import (
     ThreadsCreateReq,
     ThreadsGetByIdReq,
     ThreadsListReq,
-    ThreadsRetryAfterItemReq,
     UserMessageInput,
     is_streaming_req,
 )
@@ -36,6 +35,7 @@ from robolearn.chat import REQUEST_ADAPTER, RequestContext, parse_metadata
 from robolearn.chat._turns import ChatJob, TurnFailed
 from robolearn.obs import current_request_id
 from robolearn.services import Services
+from robolearn.store import check_id
 
 from ._errors import HttpError, from_exception
 from ._frontdoor import FrontDoor
@@ -79,10 +79,12 @@ async def handle_chatkit(services: Services, door: FrontDoor) -> Response:
 
 
 async def _parse(services: Services, door: FrontDoor) -> ChatKitReq:
+    # The body first, even when the request is refused: an unread body left on a keep-alive
+    # connection stalls the next request on it.
+    body = await _read_body(services.settings.max_body_bytes)
     user_id = await door.auth.authenticate(request.headers)
     g.user_id = user_id
     await door.limiter.acquire(user_id)
-    body = await _read_body(services.settings.max_body_bytes)
     parsed: ChatKitReq = REQUEST_ADAPTER.validate_json(body)
     return parsed
 
@@ -101,16 +103,13 @@ async def _handle(
     )
     thread_id = getattr(parsed.params, "thread_id", None)
     if isinstance(thread_id, str):
-        # Another user's thread is "not found" for every request type, reads included.
-        await services.store.load_thread(thread_id, context)
-    if isinstance(parsed, ThreadsRetryAfterItemReq):
-        # chatkit answers an unknown item with an empty stream; say what is wrong instead.
-        await services.store.load_item(parsed.params.thread_id, parsed.params.item_id, context)
+        check_id("thread id", thread_id)
     new_input = getattr(parsed.params, "input", None)
     if isinstance(new_input, UserMessageInput):
         _check_length(new_input, door.max_message_chars)
-        await _check_attachments(services, new_input.attachments, context)
+        _check_attachment_count(services, new_input.attachments)
     if isinstance(parsed, _DIRECT):
+        await services.checks(ChatJob(parsed, context))
         return _json(await services.server.answer(parsed, context))
     if isinstance(parsed, ThreadsCreateReq):
         thread_id = services.store.generate_thread_id(context)
@@ -127,7 +126,11 @@ async def _handle(
             door.metrics.active_streams.inc()
             stack.callback(door.metrics.active_streams.dec)
         replies = await stack.enter_async_context(
-            services.actors.request(thread_id, ChatJob(parsed, context, services.tracing.capture()))
+            # No await between reading the request and this line: requests for one thread
+            # enter its mailbox in the order they arrived.
+            services.actors.request(
+                (user_id, thread_id), ChatJob(parsed, context, services.tracing.capture())
+            )
         )
         first = await _first_reply(replies)
     except BaseException:
@@ -150,14 +153,10 @@ def _check_length(new_input: UserMessageInput, limit: int) -> None:
         )
 
 
-async def _check_attachments(
-    services: Services, attachment_ids: list[str], context: RequestContext
-) -> None:
-    """Refuse a message whose attachments are foreign, missing or not uploaded, up front."""
+def _check_attachment_count(services: Services, attachment_ids: list[str]) -> None:
     limit = services.attachments.limits.max_per_message
     if len(attachment_ids) > limit:
         raise HttpError(400, "too_many_attachments", f"a message may carry at most {limit}")
-    await services.attachments.blobs.check_uploaded(attachment_ids, context)
 
 
 async def _read_body(limit: int) -> bytes:

@@ -10,7 +10,7 @@ from ._embedded import EmbeddedPostgres, open_embedded_postgres
 from ._errors import InvalidStoreInput, NotFoundError, PayloadTooLarge, StoreUnavailable
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
-from ._postgres import PostgresStore, StoreContext, StoreLimits
+from ._postgres import PostgresStore, StoreContext, StoreLimits, check_id
 
 __all__ = [
     "Blob",
@@ -24,6 +24,7 @@ __all__ = [
     "StoreLimits",
     "StoreUnavailable",
     "apply_migrations",
+    "check_id",
     "load_migrations",
     "open_embedded_postgres",
     "open_store",

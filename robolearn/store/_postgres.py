@@ -402,6 +402,11 @@ def _long_id(item_type: StoreItemType) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+def check_id(what: str, value: object) -> None:
+    """Raise :class:`InvalidStoreInput` unless ``value`` is a well-formed id."""
+    _check_id(what, value)
+
+
 def _check_id(what: str, value: object) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise InvalidStoreInput(

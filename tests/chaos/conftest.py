@@ -68,9 +68,12 @@ async def admin_stats(base_url: str) -> dict[str, Any]:
         return stats
 
 
-async def admin_cancel(client: httpx.AsyncClient, thread_id: str) -> bool:
+async def admin_cancel(client: httpx.AsyncClient, user: str, thread_id: str) -> bool:
+    """Cancel the actor of ``user``'s thread ``thread_id``."""
     response = await client.post(
-        "/admin/actors/cancel", json={"key": thread_id}, headers={"X-Admin-Token": ADMIN_TOKEN}
+        "/admin/actors/cancel",
+        json={"user": user, "key": thread_id},
+        headers={"X-Admin-Token": ADMIN_TOKEN},
     )
     response.raise_for_status()
     return bool(response.json()["cancelled"])

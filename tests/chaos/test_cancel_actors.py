@@ -93,7 +93,7 @@ async def test_cancel_random_actors_mid_stream(start_server: ServerFactory) -> N
             t, r = rng.choice(streaming)
             counts["cancels_sent"] += 1
             cancelled.add(id(r))
-            if await admin_cancel(client, thread_ids[t]):
+            if await admin_cancel(client, user(t), thread_ids[t]):
                 counts["cancels_hit"] += 1
 
     limits = httpx.Limits(max_connections=CONCURRENCY + 10)

@@ -277,7 +277,7 @@ async def test_cancelled_turn_persists_the_partial_answer(
             lambda: bool(services.actors.statistics().busy_actors) and len(model.calls) == 2
         )
         await trio.sleep(0.2)  # some deltas out
-        assert services.actors.cancel(thread_id)
+        assert services.actors.cancel(("alice", thread_id))
 
     assert sent[-1]["type"] == "error"  # the client is told, and may retry
     await wait_until(lambda: quiescent(services))

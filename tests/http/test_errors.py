@@ -151,6 +151,15 @@ async def test_oversized_body_is_413(http: httpx.AsyncClient) -> None:
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
+async def test_refused_requests_leave_keep_alive_connections_usable(
+    http: httpx.AsyncClient,
+) -> None:
+    for _ in range(3):  # one client: the same keep-alive connection each time
+        response = await http.post("/chatkit", content=b"{", headers={"X-User-ID": ""})
+        assert response.status_code == 401
+    assert (await http.get("/healthz")).status_code == 200
+
+
 async def test_wrong_method_and_route_are_json(http: httpx.AsyncClient) -> None:
     response = await http.get("/chatkit")
     assert response.status_code == 405
