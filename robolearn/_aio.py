@@ -100,13 +100,12 @@ async def sleep(seconds: float) -> None:
 class AioStream(Generic[_T]):
     """The trio end of an asyncio async iterator pumped by :func:`open_aio_stream`.
 
-    Iterating yields the items in order; if the asyncio side failed, the failure is raised
-    after the items that came before it.
+    Iterating yields the items in order and stops when the iterator ends or fails; a failure
+    is raised when the ``open_aio_stream`` block exits.
     """
 
-    def __init__(self, receive: trio.MemoryReceiveChannel[_T], failure: list[Exception]) -> None:
+    def __init__(self, receive: trio.MemoryReceiveChannel[_T]) -> None:
         self._receive = receive
-        self._failure = failure
 
     def __aiter__(self) -> AioStream[_T]:
         return self
@@ -115,8 +114,6 @@ class AioStream(Generic[_T]):
         try:
             return await self._receive.receive()
         except trio.EndOfChannel:
-            if self._failure:
-                raise self._failure[0] from None
             raise StopAsyncIteration from None
 
 
@@ -152,9 +149,13 @@ async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterato
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trio_asyncio.aio_as_trio(pump))
         try:
-            yield AioStream(receive, failure)
+            yield AioStream(receive)
         finally:
             nursery.cancel_scope.cancel()
+    # Raised out here, not from inside the nursery, so callers catch the failure itself
+    # rather than an ExceptionGroup wrapping it.
+    if failure:
+        raise failure[0]
 
 
 async def _reap(tasks: set[asyncio.Task[Any]]) -> None:

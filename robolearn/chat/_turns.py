@@ -131,6 +131,8 @@ class RequestChecks:
     async def __call__(self, job: ChatJob) -> None:
         request, context = job.request, job.context
         thread_id = getattr(request.params, "thread_id", None)
+        # Before chatkit: it would log an unknown thread as a server error, with a traceback,
+        # and some requests (delete, feedback) would not look at all.
         if isinstance(thread_id, str):
             await self.store.load_thread(thread_id, context)
         if isinstance(request, ThreadsRetryAfterItemReq):

@@ -72,8 +72,11 @@ def _make_pool(url: str, min_size: int, max_size: int, timeout: float) -> Connec
         # Short reconnect series: after one gives up, the next request starts a fresh one, so
         # a database that returns is picked up within seconds rather than after long backoffs.
         reconnect_timeout=max(10.0, 3 * timeout),
-        check=ConnectionPool.check_connection,
-        kwargs={"connect_timeout": max(1, round(timeout))},
+        # No per-checkout ping: it costs a round trip on every query. A connection that died
+        # (database restart) fails its query, is discarded, and the query is retried on a
+        # fresh one (PostgresStore retries transient errors).
+        # Autocommit: one statement, one round trip; multi-statement work opens a transaction.
+        kwargs={"connect_timeout": max(1, round(timeout)), "autocommit": True},
         name="robolearn",
     )
 

@@ -310,9 +310,9 @@ class PostgresStore(Store[StoreContext]):
         """Run blocking ``fn(conn)`` on a pooled connection in a worker thread.
 
         For the other tables in this database (the textbook's): same pool, checkout timeout
-        and schema migration as the store's own queries. The transaction commits when ``fn``
-        returns; a transient error runs ``fn`` again on a fresh connection, so ``fn`` must be
-        safe to repeat. Raises :class:`StoreUnavailable` when the database cannot be reached.
+        and schema migration as the store's own queries. Connections are in autocommit mode:
+        wrap multi-statement work in ``conn.transaction()``. A transient error runs ``fn``
+        again on a fresh connection, so ``fn`` must be safe to repeat. Raises :class:`StoreUnavailable` when the database cannot be reached.
         """
         return await self._run(fn)
 
