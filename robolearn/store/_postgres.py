@@ -312,7 +312,8 @@ class PostgresStore(Store[StoreContext]):
         For the other tables in this database (the textbook's): same pool, checkout timeout
         and schema migration as the store's own queries. Connections are in autocommit mode:
         wrap multi-statement work in ``conn.transaction()``. A transient error runs ``fn``
-        again on a fresh connection, so ``fn`` must be safe to repeat. Raises :class:`StoreUnavailable` when the database cannot be reached.
+        again on a fresh connection, so ``fn`` must be safe to repeat. Raises
+        :class:`StoreUnavailable` when the database cannot be reached.
         """
         return await self._run(fn)
 
