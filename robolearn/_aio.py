@@ -116,6 +116,15 @@ class AioStream(Generic[_T]):
         except trio.EndOfChannel:
             raise StopAsyncIteration from None
 
+    def ready(self) -> list[_T]:
+        """The items that have arrived already, without waiting (to pass them on in one go)."""
+        items: list[_T] = []
+        while True:
+            try:
+                items.append(self._receive.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return items
+
 
 @asynccontextmanager
 async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterator[AioStream[_T]]:

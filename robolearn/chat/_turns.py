@@ -110,7 +110,9 @@ class ChatTurns:
                     lambda: self.server.stream(request, job.context)
                 ) as events:
                     async for chunk in events:
-                        await reply.send(chunk)
+                        # Events that are ready together travel as one write: fewer task
+                        # switches and socket sends when the server is busy.
+                        await reply.send(b"".join([chunk, *events.ready()]))
             else:
                 await reply.send(await self.server.answer(request, job.context))
         except self.expected as exc:
