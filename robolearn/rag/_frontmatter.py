@@ -9,6 +9,7 @@ skipped line by line instead of raising, because one odd lesson must not stop an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
@@ -339,8 +340,8 @@ def _parse_flow(text: str) -> list[FrontmatterValue] | dict[str, FrontmatterValu
     return mapping
 
 
-def _matching_bracket(text: str) -> int | None:
-    depth = 0
+def _outside_quotes(text: str) -> Iterator[tuple[int, str]]:
+    """Index and character of everything outside quoted strings; stops at an open quote."""
     index = 0
     while index < len(text):
         char = text[index]
@@ -348,8 +349,15 @@ def _matching_bracket(text: str) -> int | None:
             try:
                 index = _read_quoted(text, index)[1]
             except _Unterminated:
-                return None
+                return
             continue
+        yield index, char
+        index += 1
+
+
+def _matching_bracket(text: str) -> int | None:
+    depth = 0
+    for index, char in _outside_quotes(text):
         if char in "[{":
             depth += 1
             if depth > _MAX_DEPTH:
@@ -358,7 +366,6 @@ def _matching_bracket(text: str) -> int | None:
             depth -= 1
             if depth == 0:
                 return index
-        index += 1
     return None
 
 
@@ -366,15 +373,7 @@ def _split_top_level(text: str) -> list[str]:
     parts: list[str] = []
     depth = 0
     start = 0
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char in "'\"":
-            try:
-                index = _read_quoted(text, index)[1]
-            except _Unterminated:
-                break
-            continue
+    for index, char in _outside_quotes(text):
         if char in "[{":
             depth += 1
         elif char in "]}":
@@ -382,6 +381,5 @@ def _split_top_level(text: str) -> list[str]:
         elif char == "," and depth == 0:
             parts.append(text[start:index])
             start = index + 1
-        index += 1
     parts.append(text[start:])
     return parts
