@@ -24,7 +24,13 @@ _HYPERCORN_TOML = Path(__file__).resolve().parent.parent / "hypercorn.toml"
 def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
     """Hypercorn settings from ``hypercorn.toml`` (when present), bound to ``bind``."""
     path = config_file or _HYPERCORN_TOML
-    config = Config.from_toml(str(path)) if path.is_file() else Config()
+    if path.is_file():
+        config = Config.from_toml(str(path))
+    else:
+        # Installed without the source tree: the same choices hypercorn.toml makes.
+        config = Config()
+        config.backlog = 2048
+        config.keep_alive_timeout = 75
     config.bind = [bind]
     # Through our handlers, so access and server logs are JSON lines like the rest.
     config.accesslog = logging.getLogger("hypercorn.access")
