@@ -91,7 +91,7 @@ async def open_services(
                 checks = RequestChecks(cast("Store[RequestContext]", store), blobs)
                 turns = ChatTurns(
                     server,
-                    expected=(NotFoundError, StoreUnavailable, ValueError),
+                    expected=(NotFoundError, StoreUnavailable, ValueError, NotImplementedError),
                     preflight=checks,
                     tracing=tracing,
                 )

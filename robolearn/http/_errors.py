@@ -79,6 +79,9 @@ def from_exception(exc: BaseException) -> HttpError:
             return HttpError(503, "interrupted", str(exc), retry_after=1)
         case ValueError():
             return HttpError(400, "invalid_request", str(exc))
+        case NotImplementedError():
+            # chatkit's hooks this server does not implement (dictation, widget actions).
+            return HttpError(501, "not_implemented", "this request type is not supported here")
     _log.error("unexpected error", exc_info=exc)
     return HttpError(500, "internal_error", "internal error")
 

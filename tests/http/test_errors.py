@@ -160,6 +160,17 @@ async def test_refused_requests_leave_keep_alive_connections_usable(
     assert (await http.get("/healthz")).status_code == 200
 
 
+async def test_unsupported_request_types_are_501(alice: ChatKit) -> None:
+    events = await alice.stream("threads.create", input=user_input("hi"))
+    thread_id = events[0]["thread"]["id"]
+    action = {"type": "noop", "payload": {}}
+    response = await alice.call("threads.sync_custom_action", thread_id=thread_id, action=action)
+    assert response.status_code == 501
+    assert response.json()["error"]["code"] == "not_implemented"
+    response = await alice.call("input.transcribe", audio_base64="AAAA", mime_type="audio/webm")
+    assert response.status_code == 501
+
+
 async def test_wrong_method_and_route_are_json(http: httpx.AsyncClient) -> None:
     response = await http.get("/chatkit")
     assert response.status_code == 405
