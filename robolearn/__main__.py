@@ -119,6 +119,7 @@ def _textbook(settings: Settings, args: argparse.Namespace) -> None:
             f"robolearn: textbook has {report.lessons} pages: {report.written} written "
             f"({report.chunks_written} chunks), {report.unchanged} unchanged, "
             f"{report.removed} removed; version {report.version} ({report.seconds:.2f} s)"
+            + (f"; {report.embedded} chunks embedded" if settings.embedding_model else "")
         )
     else:
         trio.run(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import trio
+from openai import OpenAIError
 
 from robolearn._aio import open_aio_stream, open_asyncio_loop
 from robolearn.config import Settings
@@ -15,6 +16,7 @@ from robolearn.rag import (
     Chunk,
     EvalQuestion,
     IngestReport,
+    OpenAIEmbedder,
     RagRepository,
     RetrievalReport,
     SearchConfig,
@@ -37,7 +39,10 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "benchmarks/eval/qu
 
 
 async def ingest(settings: Settings, docs: Path, *, err: TextIO | None = None) -> IngestReport:
-    """Make the database's textbook equal to the Docusaurus tree at ``docs``."""
+    """Make the database's textbook equal to the Docusaurus tree at ``docs``.
+
+    With ``ROBOLEARN_EMBEDDING_MODEL`` set, chunks lacking a vector for it are embedded.
+    """
     err = err or sys.stderr
     try:
         lessons = await trio.to_thread.run_sync(
@@ -50,11 +55,24 @@ async def ingest(settings: Settings, docs: Path, *, err: TextIO | None = None) -
         settings.database_url, data_dir=settings.data_dir, db_timeout=settings.db_timeout
     ) as store:
         try:
-            report = await RagRepository(store).ingest(
-                lessons, progress=TextProgress(err, "ingest")
+            embedder = (
+                OpenAIEmbedder(
+                    settings.embedding_model, settings.openai_api_key, settings.embedding_base_url
+                )
+                if settings.embedding_model
+                else None
             )
+            repository = RagRepository(store, embedder=embedder)
+            if embedder is not None and not await repository.vectors_enabled():
+                print(
+                    "robolearn: this database has no pgvector; embeddings are not stored",
+                    file=err,
+                )
+            report = await repository.ingest(lessons, progress=TextProgress(err, "ingest"))
         except StoreUnavailable as exc:
             raise SystemExit(f"robolearn ingest: {exc}") from None
+        except OpenAIError as exc:  # the book is stored; the next ingest embeds the rest
+            raise SystemExit(f"robolearn ingest: embedding failed: {exc}") from None
     assert report is not None  # only ``only_if_empty`` ingests skip
     return report
 

@@ -69,6 +69,9 @@ class Settings:
     # The textbook (robolearn.rag): lesson URLs are built on site_url at ingest.
     site_url: str = "https://robolearn.github.io"
     rag_refresh_seconds: float = 10.0
+    # Vector search (pgvector + an OpenAI-compatible embeddings API): off when unset.
+    embedding_model: str | None = None
+    embedding_base_url: str | None = None
     # Test-only admin hook (robolearn.http._admin): off unless a token is set.
     admin_token: str | None = attrs.field(default=None, repr=False)
 
@@ -135,12 +138,21 @@ class Settings:
             rag_refresh_seconds=reader.parse(
                 "ROBOLEARN_RAG_REFRESH_SECONDS", _float_in(0.1, 86_400.0), 10.0
             ),
+            embedding_model=reader.text("ROBOLEARN_EMBEDDING_MODEL"),
+            embedding_base_url=(
+                reader.text("ROBOLEARN_EMBEDDING_BASE_URL") or reader.text("OPENAI_BASE_URL")
+            ),
             admin_token=reader.text("ROBOLEARN_ADMIN_TOKEN"),
         )
         if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
             raise ConfigError("ROBOLEARN_JWT_SECRET must be at least 32 characters")
         if settings.model == "openai" and not settings.openai_api_key:
             raise ConfigError("ROBOLEARN_MODEL=openai needs OPENAI_API_KEY")
+        if settings.embedding_model and not settings.openai_api_key:
+            raise ConfigError(
+                "ROBOLEARN_EMBEDDING_MODEL needs OPENAI_API_KEY (any value for a server "
+                "that takes none)"
+            )
         if settings.db_pool_min > settings.db_pool_max:
             raise ConfigError(
                 f"ROBOLEARN_DB_POOL_MIN ({settings.db_pool_min}) must not exceed "

@@ -19,7 +19,7 @@ from robolearn.chat._models import build_model
 from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, TurnFailed
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
-from robolearn.rag import LiveIndex, RagRepository, demo_lessons
+from robolearn.rag import LiveIndex, OpenAIEmbedder, RagRepository, VectorSearch, demo_lessons
 from robolearn.store import BlobStore, NotFoundError, PostgresStore, StoreUnavailable, open_store
 
 __all__ = ["ChatActors", "Services", "open_services"]
@@ -72,6 +72,19 @@ async def open_services(
             ) as store:
                 # The book the tutor searches; an empty database gets the demo corpus.
                 textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
+                # Fused into the search when configured; `robolearn ingest` stores the vectors.
+                vectors = (
+                    VectorSearch(
+                        RagRepository(store),
+                        OpenAIEmbedder(
+                            settings.embedding_model,
+                            settings.openai_api_key,
+                            settings.embedding_base_url,
+                        ),
+                    )
+                    if settings.embedding_model
+                    else None
+                )
                 chosen = model or build_model(settings, local=LocalTutorModel())
                 metrics = Metrics()
                 blobs = BlobStore(store)
@@ -83,7 +96,7 @@ async def open_services(
                     cast("Store[RequestContext]", store),
                     attachments,
                     model=chosen,
-                    tools=[search_tool(lambda: textbook.current)],
+                    tools=[search_tool(lambda: textbook.current, vectors)],
                     converter_for=lambda context: BlobConverter(blobs, context),
                     observer=metrics,
                     tracing=tracing,

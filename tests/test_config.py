@@ -56,6 +56,18 @@ def test_pool_bounds_are_consistent() -> None:
         Settings.from_env({"ROBOLEARN_DB_POOL_MIN": "20", "ROBOLEARN_DB_POOL_MAX": "5"})
 
 
+def test_embeddings_are_off_unless_a_model_is_named() -> None:
+    assert Settings.from_env({"OPENAI_API_KEY": "sk-test"}).embedding_model is None
+    key = {"OPENAI_API_KEY": "sk-test", "ROBOLEARN_EMBEDDING_MODEL": "text-embedding-3-small"}
+    settings = Settings.from_env({**key, "OPENAI_BASE_URL": "http://llm:8080/v1"})
+    assert settings.embedding_model == "text-embedding-3-small"
+    assert settings.embedding_base_url == "http://llm:8080/v1"
+    own = {**key, "OPENAI_BASE_URL": "http://llm/v1", "ROBOLEARN_EMBEDDING_BASE_URL": "http://e/v1"}
+    assert Settings.from_env(own).embedding_base_url == "http://e/v1"
+    with pytest.raises(ConfigError, match="ROBOLEARN_EMBEDDING_MODEL needs OPENAI_API_KEY"):
+        Settings.from_env({"ROBOLEARN_EMBEDDING_MODEL": "text-embedding-3-small"})
+
+
 def test_cli_reports_config_errors(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,14 +9,15 @@ reader has open, and answers JSON text. Bad arguments come back to the model as
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import attrs
 from agents import FunctionTool
 from agents.tool_context import ToolContext
 
-from robolearn.rag import MAX_LIMIT, SearchArgumentError, SearchIndex
+from robolearn.rag import MAX_LIMIT, SearchArgumentError, SearchIndex, VectorSearch
 
 from ._context import PageContext
 
@@ -28,6 +29,8 @@ __all__ = [
     "run_search",
     "search_tool",
 ]
+
+_log = logging.getLogger("robolearn.chat")
 
 SEARCH_TOOL_NAME: Final = "search_robolearn_content"
 EXCERPT_CHARS: Final = 1500
@@ -145,15 +148,22 @@ class SearchFindings:
             return cls(error=f"unreadable search output ({exc})")
 
 
-def search_tool(index: Callable[[], SearchIndex | None]) -> FunctionTool:
+def search_tool(
+    index: Callable[[], SearchIndex | None], vectors: VectorSearch | None = None
+) -> FunctionTool:
     """The search tool over ``index()``, the index current at each call (it may be reloaded).
 
     The page the reader has open comes from the run context: chatkit's ``AgentContext``
-    (``.request_context.page_context``) or a :class:`RequestContext` itself.
+    (``.request_context.page_context``) or a :class:`RequestContext` itself. With
+    ``vectors``, the query's nearest chunks are fused into the ranking; if that fails
+    (embedding service or database), the search stays lexical.
     """
 
     async def invoke(context: ToolContext[Any], arguments: str) -> str:
-        return run_search(index(), arguments, page=_page_of(context.context)).to_json()
+        ranking = await _vector_ranking(vectors, arguments) if index() is not None else None
+        return run_search(
+            index(), arguments, page=_page_of(context.context), vector_ranking=ranking
+        ).to_json()
 
     return FunctionTool(
         name=SEARCH_TOOL_NAME,
@@ -164,10 +174,31 @@ def search_tool(index: Callable[[], SearchIndex | None]) -> FunctionTool:
     )
 
 
+async def _vector_ranking(vectors: VectorSearch | None, arguments: str) -> list[str] | None:
+    if vectors is None:
+        return None
+    try:
+        query = json.loads(arguments or "{}").get("query")
+    except (ValueError, AttributeError):
+        return None  # run_search reports the bad arguments
+    if not isinstance(query, str) or not query.strip():
+        return None
+    try:
+        return await vectors.ranking(query[:2000])
+    except Exception as exc:  # any failure of an optional signal: answer lexically
+        _log.warning("vector search failed, searching lexically: %s", exc)
+        return None
+
+
 def run_search(
-    index: SearchIndex | None, arguments: str, *, page: PageContext | None = None
+    index: SearchIndex | None,
+    arguments: str,
+    *,
+    page: PageContext | None = None,
+    vector_ranking: Sequence[str] | None = None,
 ) -> SearchFindings:
-    """Run one tool call: ``arguments`` is the model's JSON text."""
+    """Run one tool call: ``arguments`` is the model's JSON text; ``vector_ranking`` the
+    query's nearest chunk ids, if vector search is on."""
     if index is None:
         return SearchFindings(error="the textbook is not loaded yet; try again in a moment")
     try:
@@ -190,6 +221,7 @@ def run_search(
             parsed["query"],
             limit=5 if parsed.get("limit") is None else parsed["limit"],
             page_path=page_path,
+            vector_ranking=vector_ranking,
             **{name: parsed.get(name) for name in _FILTERS},
         )
     except SearchArgumentError as exc:

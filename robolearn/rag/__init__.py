@@ -12,10 +12,15 @@ Storage and serving: :class:`RagRepository` keeps the book in PostgreSQL (``inge
 the stored book equal to a docs tree, touching only changed lessons) and
 :func:`open_live_index` gives a server a :class:`LiveIndex` rebuilt whenever an ingest
 changes the stored book. :func:`evaluate_retrieval` scores ranking on a question set.
+
+Vector search is optional: with an :class:`Embedder` (:class:`OpenAIEmbedder`), ingest
+stores chunk embeddings (pgvector) and :class:`VectorSearch` ranks chunks for a question,
+which the search fuses with BM25F (``search_with_coverage(..., vector_ranking=...)``).
 """
 
 from robolearn.rag._analyzer import analyze, analyze_query
 from robolearn.rag._chunking import Chunk, chunk_lesson, chunk_lessons
+from robolearn.rag._embeddings import Embedder, OpenAIEmbedder
 from robolearn.rag._eval import (
     EvalQuestion,
     RankScores,
@@ -38,7 +43,13 @@ from robolearn.rag._live import (
     open_live_index,
 )
 from robolearn.rag._progress import TextProgress
-from robolearn.rag._repository import Database, IngestProgress, RagRepository, StoredCorpus
+from robolearn.rag._repository import (
+    Database,
+    IngestProgress,
+    RagRepository,
+    StoredCorpus,
+    VectorSearch,
+)
 from robolearn.rag._search import (
     HARDWARE_TIERS,
     MAX_LIMIT,
@@ -58,6 +69,7 @@ __all__ = [
     "MAX_LIMIT",
     "Chunk",
     "Database",
+    "Embedder",
     "EvalQuestion",
     "FrontmatterValue",
     "IngestPlan",
@@ -66,6 +78,7 @@ __all__ = [
     "Lesson",
     "LiveIndex",
     "LiveIndexStatistics",
+    "OpenAIEmbedder",
     "RagRepository",
     "RankScores",
     "RetrievalReport",
@@ -78,6 +91,7 @@ __all__ = [
     "StoredCorpus",
     "StoredLesson",
     "TextProgress",
+    "VectorSearch",
     "analyze",
     "analyze_query",
     "best_oos_threshold",

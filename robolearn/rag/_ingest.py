@@ -44,7 +44,10 @@ class IngestPlan:
 
 @attrs.frozen
 class IngestReport:
-    """The outcome of one ingest; ``version`` is the corpus version after it."""
+    """The outcome of one ingest; ``version`` is the corpus version after it.
+
+    ``embedded`` counts the chunks given a vector (only with an embedder configured).
+    """
 
     lessons: int
     written: int
@@ -53,6 +56,7 @@ class IngestReport:
     chunks_written: int
     version: int
     seconds: float = 0.0
+    embedded: int = 0
 
 
 def plan_ingest(stored: Mapping[str, StoredLesson], lessons: Sequence[Lesson]) -> IngestPlan:

@@ -6,7 +6,9 @@ pool), like every other query in the project.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar
@@ -14,17 +16,25 @@ from typing import Any, Final, Protocol, TypeVar
 import attrs
 import psycopg
 
+from robolearn._aio import run_sync_in_thread
 from robolearn.rag._chunking import Chunk, chunk_lesson
+from robolearn.rag._embeddings import Embedder, vector_literal
 from robolearn.rag._ingest import CHUNKING, IngestReport, StoredLesson, plan_ingest
 from robolearn.rag._lessons import Lesson
 
-__all__ = ["Database", "IngestProgress", "RagRepository", "StoredCorpus"]
+__all__ = ["Database", "IngestProgress", "RagRepository", "StoredCorpus", "VectorSearch"]
 
 _T = TypeVar("_T")
 _Conn = psycopg.Connection[Any]
+_log = logging.getLogger("robolearn.rag")
 
 # Serialises ingests (a server seeding its demo corpus, a CLI ingest) across processes.
 _INGEST_LOCK_KEY: Final = 0x7200_7A6
+# Chunks embedded per request and per transaction (a failure keeps the batches done).
+_EMBED_BATCH: Final = 64
+# Embedding inputs are cut to this many characters (a huge code fence stays under the
+# model's input limit; its start says what it is about).
+_EMBED_CHARS: Final = 6000
 
 IngestProgress = Callable[[int, int, str], None]
 """Called after each lesson written: ``(done, total, lesson path)``, from a worker thread."""
@@ -47,9 +57,14 @@ class StoredCorpus:
 
 @attrs.frozen
 class RagRepository:
-    """Reads and writes the textbook tables."""
+    """Reads and writes the textbook tables.
+
+    With an ``embedder``, :meth:`ingest` also stores a vector for every chunk that lacks
+    one for that model (when the database has pgvector; see ``0004_rag_vectors.sql``).
+    """
 
     db: Database
+    embedder: Embedder | None = None
 
     async def ingest(
         self,
@@ -108,7 +123,86 @@ class RagRepository:
             )
 
         report = await self.db.run(write)
-        return None if report is None else attrs.evolve(report, seconds=_since(started))
+        if report is None:
+            return None
+        embedded = await self.embed_missing() if self.embedder is not None else 0
+        return attrs.evolve(report, embedded=embedded, seconds=_since(started))
+
+    async def vectors_enabled(self) -> bool:
+        """Whether the database can store chunk embeddings (pgvector was available)."""
+        return bool(await self.db.run(lambda conn: _scalar(conn, _HAS_VECTORS)))
+
+    async def embed_missing(self) -> int:
+        """Embed the chunks without a vector for ``embedder``'s model; returns how many.
+
+        Only new or changed chunks (or all of them, after a model change) are embedded, in
+        batches, each computed outside any transaction and written in its own; a chunk
+        rewritten meanwhile keeps no stale vector. Without pgvector nothing happens.
+        """
+        embedder = self.embedder
+        if embedder is None:
+            return 0
+        model = embedder.name
+
+        def missing(conn: _Conn) -> list[tuple[str, int, str, str, str]] | None:
+            if not _scalar(conn, _HAS_VECTORS):
+                return None
+            return conn.execute(
+                "SELECT c.lesson_path, c.ordinal, c.heading, c.text, l.title"
+                " FROM rag_chunks c JOIN rag_lessons l ON l.path = c.lesson_path"
+                " WHERE c.embedding IS NULL OR c.embedding_model IS DISTINCT FROM %s"
+                ' ORDER BY c.lesson_path COLLATE "C", c.ordinal',
+                (model,),
+            ).fetchall()
+
+        rows = await self.db.run(missing)
+        if rows is None:
+            _log.warning("the database has no pgvector: chunk embeddings not stored")
+            return 0
+        embedded = 0
+        for start in range(0, len(rows), _EMBED_BATCH):
+            batch = rows[start : start + _EMBED_BATCH]
+            texts = [_embedding_text(title, heading, text) for _, _, heading, text, title in batch]
+            vectors = await run_sync_in_thread(functools.partial(embedder.embed, texts))
+            if len(vectors) != len(batch):
+                raise ValueError(f"{model}: {len(batch)} texts gave {len(vectors)} embeddings")
+            updates = [
+                (vector_literal(vector), model, path, ordinal, heading, text)
+                for (path, ordinal, heading, text, _), vector in zip(batch, vectors, strict=True)
+            ]
+
+            def store(conn: _Conn, updates: list[tuple[Any, ...]] = updates) -> None:
+                with conn.transaction(), conn.cursor() as cursor:
+                    cursor.executemany(
+                        "UPDATE rag_chunks SET embedding = %s::vector, embedding_model = %s"
+                        " WHERE lesson_path = %s AND ordinal = %s AND heading = %s"
+                        " AND text = %s",
+                        updates,
+                    )
+
+            await self.db.run(store)
+            embedded += len(batch)
+        return embedded
+
+    async def nearest_chunks(
+        self, embedding: Sequence[float], model: str, limit: int
+    ) -> list[str] | None:
+        """Chunk ids (``path#ordinal``) nearest ``embedding`` by cosine distance, nearest
+        first, among the chunks embedded with ``model``; None without pgvector."""
+        literal = vector_literal(embedding)
+
+        def read(conn: _Conn) -> list[str] | None:
+            if not _scalar(conn, _HAS_VECTORS):
+                return None
+            rows = conn.execute(
+                "SELECT lesson_path, ordinal FROM rag_chunks"
+                " WHERE embedding_model = %s AND embedding IS NOT NULL"
+                " ORDER BY embedding <=> %s::vector, lesson_path, ordinal LIMIT %s",
+                (model, literal, limit),
+            ).fetchall()
+            return [f"{path}#{ordinal}" for path, ordinal in rows]
+
+        return await self.db.run(read)
 
     async def version(self) -> int:
         """The corpus version: it changes whenever an ingest changes the stored book."""
@@ -136,7 +230,34 @@ class RagRepository:
         return await self.db.run(read)
 
 
+@attrs.frozen
+class VectorSearch:
+    """The query side of vector search: embed a question, rank the stored chunks.
+
+    ``ranking`` is what :meth:`SearchIndex.search_with_coverage` takes as
+    ``vector_ranking``. It works from trio and from asyncio (the search tool).
+    """
+
+    repository: RagRepository
+    embedder: Embedder
+    limit: int = 40  # filters apply afterwards, so more than a page of results
+
+    async def ranking(self, query: str) -> list[str] | None:
+        """Chunk ids nearest ``query``, nearest first; None when the database has no
+        pgvector."""
+        vector = (await run_sync_in_thread(lambda: self.embedder.embed([query])))[0]
+        return await self.repository.nearest_chunks(vector, self.embedder.name, self.limit)
+
+
 _VERSION: Final = "SELECT version FROM rag_corpus"
+_HAS_VECTORS: Final = (
+    "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema ="
+    " current_schema() AND table_name = 'rag_chunks' AND column_name = 'embedding')"
+)
+
+
+def _embedding_text(title: str, heading: str, text: str) -> str:
+    return "\n".join(part for part in (title, heading, text) if part)[:_EMBED_CHARS]
 
 
 def _write_lesson(conn: _Conn, lesson: Lesson) -> int:

@@ -13,6 +13,8 @@ Ranking, step by step (each step measured by ``benchmarks/rag_eval.py``):
    beats one that mentions it in passing.
 5. A question that points at the page ("explain this example") puts that page first.
 6. Each lesson is returned once, with its best chunk as the passage.
+7. Optionally, a vector ranking of chunks (pgvector nearest neighbours, computed by the
+   caller) is fused with that lesson ranking by reciprocal rank fusion.
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ class SearchOutcome:
     ``confidence`` in [0, 1] is the best passage's BM25 score relative to the most the
     question could score (every term present, saturated), so words the book never uses
     pull it down. ``covered`` is ``confidence >= SearchConfig.covered_threshold``, or
-    True when the question points at the page being read (the page is the answer).
+    True when the question points at the page being read (the page is the answer). It
+    stays lexical when a vector ranking is fused in: cosine distances are model-specific
+    and uncalibrated, while the BM25 threshold is measured on the question set.
     ``missing_terms`` are the question's terms the book never uses.
     """
 
@@ -81,7 +85,8 @@ class SearchConfig:
     ``fielded=False`` indexes heading and text as one plain field (the Okapi baseline).
     ``next_chunk_weight`` is the decay applied to a lesson's 2nd, 3rd, ... best chunks
     when they are summed into the lesson score (0 keeps the best chunk only), and
-    ``lesson_weight`` scales the whole-lesson BM25F score added to it.
+    ``lesson_weight`` scales the whole-lesson BM25F score added to it. ``rrf_k`` is the
+    reciprocal rank fusion constant used when a vector ranking is given.
     """
 
     k1: float = 1.2
@@ -99,6 +104,7 @@ class SearchConfig:
     next_chunk_weight: float = 0.8
     lesson_weight: float = 0.5
     covered_threshold: float = 0.185
+    rrf_k: int = 60
 
     @classmethod
     def plain_bm25(cls) -> SearchConfig:
@@ -168,6 +174,7 @@ class SearchIndex:
     _lesson_paths: tuple[str, ...]
     _lesson_chunks: Mapping[str, tuple[int, ...]]
     _pages: Mapping[str, str]  # normalised doc path / URL → lesson path
+    _chunk_ids: Mapping[str, int]  # Chunk.chunk_id → position in chunks
 
     @classmethod
     def build(cls, chunks: Iterable[Chunk], config: SearchConfig | None = None) -> SearchIndex:
@@ -196,6 +203,7 @@ class SearchIndex:
             lesson_paths=lesson_paths,
             lesson_chunks=MappingProxyType({k: tuple(v) for k, v in lesson_chunks.items()}),
             pages=MappingProxyType(pages),
+            chunk_ids=MappingProxyType({c.chunk_id: i for i, c in enumerate(ordered)}),
         )
 
     def search(
@@ -242,8 +250,18 @@ class SearchIndex:
         hardware_tier: int | None = None,
         limit: int = 5,
         page_path: str | None = None,
+        vector_ranking: Sequence[str] | None = None,
     ) -> SearchOutcome:
-        """Like :meth:`search`, plus whether the book covers the question at all."""
+        """Like :meth:`search`, plus whether the book covers the question at all.
+
+        ``vector_ranking`` is chunk ids (:attr:`Chunk.chunk_id`), most similar first, from
+        a vector search for ``query``. The filters apply to it too (unknown ids are
+        ignored); its lesson ranking (each lesson at its best chunk's rank) is fused with
+        the BM25F one by reciprocal rank fusion, and results then score
+        ``sum(1 / (rrf_k + rank))``. A page the question points at still comes first, and
+        a lesson found by vectors alone shows its nearest chunk. Without a ranking (None,
+        or no admitted chunk in it) the search is purely lexical.
+        """
         filters = _validate(
             query, module, chapter_min, chapter_max, lesson, hardware_tier, limit, page_path
         )
@@ -266,8 +284,14 @@ class SearchIndex:
             top = max(lesson_scores.values(), default=0.0)
             lesson_scores[page] = top + lesson_scores.get(page, 0.0) + 1.0
 
-        ranked = sorted(lesson_scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        results = tuple(_result(self._best_chunk(path, boosted), score) for path, score in ranked)
+        ranked = sorted(lesson_scores.items(), key=lambda item: (-item[1], item[0]))
+        nearest = self._vector_lessons(vector_ranking or (), filters)
+        if nearest:
+            ranked = self._fuse(ranked, nearest, page if page_is_answer else None)
+        results = tuple(
+            _result(self._best_chunk(path, boosted, nearest.get(path)), score)
+            for path, score in ranked[:limit]
+        )
         confidence = self._confidence(question, raw)
         distinct = tuple(dict.fromkeys(question.terms))
         return SearchOutcome(
@@ -334,10 +358,37 @@ class SearchIndex:
                     scores[path] += self.config.lesson_weight * score
         return scores
 
-    def _best_chunk(self, path: str, chunk_scores: Mapping[int, float]) -> Chunk:
+    def _vector_lessons(self, ranking: Sequence[str], filters: _Filters) -> dict[str, int]:
+        """Lesson path → its nearest admitted chunk, in the ranking's lesson order."""
+        nearest: dict[str, int] = {}
+        for chunk_id in ranking:
+            index = self._chunk_ids.get(chunk_id)
+            if index is not None and filters.admit(self.chunks[index]):
+                nearest.setdefault(self.chunks[index].lesson_path, index)
+        return nearest
+
+    def _fuse(
+        self, lexical: Sequence[tuple[str, float]], vector: Iterable[str], first: str | None
+    ) -> list[tuple[str, float]]:
+        """Reciprocal rank fusion of two lesson rankings; ``first`` is kept on top."""
+        k = self.config.rrf_k
+        fused: dict[str, float] = {}
+        for rank, (path, _) in enumerate(lexical, 1):
+            fused[path] = 1 / (k + rank)
+        for rank, path in enumerate(vector, 1):
+            fused[path] = fused.get(path, 0.0) + 1 / (k + rank)
+        return sorted(fused.items(), key=lambda item: (item[0] != first, -item[1], item[0]))
+
+    def _best_chunk(
+        self, path: str, chunk_scores: Mapping[int, float], nearest: int | None = None
+    ) -> Chunk:
         # A page ranked only because the question points at it may match nothing: its
-        # opening passage then stands for the whole page.
-        best = max(self._lesson_chunks[path], key=lambda i: (chunk_scores.get(i, 0.0), -i))
+        # opening passage then stands for the whole page (or, with a vector ranking, the
+        # page's nearest chunk).
+        chunks = self._lesson_chunks[path]
+        if nearest is not None and not any(chunk_scores.get(i, 0.0) for i in chunks):
+            return self.chunks[nearest]
+        best = max(chunks, key=lambda i: (chunk_scores.get(i, 0.0), -i))
         return self.chunks[best]
 
     def _confidence(self, question: Query, raw: Mapping[int, float]) -> float:
