@@ -28,7 +28,7 @@ from chatkit.types import (
     UserMessageInput,
     is_streaming_req,
 )
-from quart import Response, g, request
+from quart import Response, request
 
 from robolearn.actors import ActorError
 from robolearn.chat import REQUEST_ADAPTER, RequestContext, parse_metadata
@@ -63,10 +63,10 @@ async def handle_chatkit(services: Services, door: FrontDoor) -> Response:
     started = trio.current_time()
     kind = "unparsed"
     try:
-        parsed = await _parse(services, door)
+        user_id, parsed = await _parse(services, door)
         kind = parsed.type
         with services.tracing.span(f"chatkit {kind}", **{"chatkit.type": kind}):
-            response = await _handle(services, door, parsed, started)
+            response = await _handle(services, door, user_id, parsed, started)
     except Exception as exc:
         error = from_exception(exc)
         if error.status == 429:
@@ -78,21 +78,19 @@ async def handle_chatkit(services: Services, door: FrontDoor) -> Response:
     return response
 
 
-async def _parse(services: Services, door: FrontDoor) -> ChatKitReq:
+async def _parse(services: Services, door: FrontDoor) -> tuple[str, ChatKitReq]:
     # The body first, even when the request is refused: an unread body left on a keep-alive
     # connection stalls the next request on it.
     body = await _read_body(services.settings.max_body_bytes)
     user_id = await door.auth.authenticate(request.headers)
-    g.user_id = user_id
     await door.limiter.acquire(user_id)
     parsed: ChatKitReq = REQUEST_ADAPTER.validate_json(body)
-    return parsed
+    return user_id, parsed
 
 
 async def _handle(
-    services: Services, door: FrontDoor, parsed: ChatKitReq, started: float
+    services: Services, door: FrontDoor, user_id: str, parsed: ChatKitReq, started: float
 ) -> Response:
-    user_id: str = g.user_id
     user_info, page_context = parse_metadata(parsed.metadata)
     context = RequestContext(
         user_id=user_id,

@@ -7,7 +7,7 @@ import hmac
 import attrs
 
 from ._errors import InvalidStoreInput, NotFoundError
-from ._postgres import PostgresStore, StoreContext, _check_id, _Conn
+from ._postgres import PostgresStore, StoreContext, _Conn, check_id
 
 __all__ = ["Blob", "BlobStore"]
 
@@ -29,7 +29,7 @@ class BlobStore:
         self, attachment_id: str, mime_type: str, size: int, token: str, context: StoreContext
     ) -> None:
         """Reserve an upload slot (two-phase upload, phase one)."""
-        _check_id("attachment id", attachment_id)
+        check_id("attachment id", attachment_id)
 
         def query(conn: _Conn) -> None:
             conn.execute(
@@ -42,7 +42,7 @@ class BlobStore:
 
     async def upload(self, attachment_id: str, data: bytes, context: StoreContext) -> str:
         """Store the bytes of an announced attachment; returns its MIME type."""
-        _check_id("attachment id", attachment_id)
+        check_id("attachment id", attachment_id)
 
         def query(conn: _Conn) -> str | None:
             row = conn.execute(
@@ -61,7 +61,7 @@ class BlobStore:
         self, attachment_id: str, *, context: StoreContext | None = None, token: str | None = None
     ) -> Blob:
         """The uploaded bytes, for their owner or for a holder of the preview token."""
-        _check_id("attachment id", attachment_id)
+        check_id("attachment id", attachment_id)
 
         def query(conn: _Conn) -> tuple[str, str, str, bytes | None] | None:
             row = conn.execute(
@@ -85,7 +85,7 @@ class BlobStore:
     async def check_uploaded(self, attachment_ids: list[str], context: StoreContext) -> None:
         """Raise unless each attachment is the caller's and its bytes have arrived."""
         for attachment_id in attachment_ids:
-            _check_id("attachment id", attachment_id)
+            check_id("attachment id", attachment_id)
 
         def query(conn: _Conn) -> dict[str, bool]:
             rows = conn.execute(
@@ -103,7 +103,7 @@ class BlobStore:
                 raise InvalidStoreInput(f"attachment {attachment_id} has not been uploaded yet")
 
     async def delete(self, attachment_id: str, context: StoreContext) -> None:
-        _check_id("attachment id", attachment_id)
+        check_id("attachment id", attachment_id)
 
         def query(conn: _Conn) -> None:
             conn.execute(

@@ -95,7 +95,7 @@ class PostgresStore(Store[StoreContext]):
     # -- threads -------------------------------------------------------------------------------
 
     async def load_thread(self, thread_id: str, context: StoreContext) -> ThreadMetadata:
-        _check_id("thread id", thread_id)
+        check_id("thread id", thread_id)
 
         def query(conn: _Conn) -> str | None:
             data: str | None = _scalar(
@@ -111,7 +111,7 @@ class PostgresStore(Store[StoreContext]):
         return ThreadMetadata.model_validate_json(data)
 
     async def save_thread(self, thread: ThreadMetadata, context: StoreContext) -> None:
-        _check_id("thread id", thread.id)
+        check_id("thread id", thread.id)
         # A full Thread carries its items; only the metadata belongs in this row.
         data = self._payload(ThreadMetadata.model_validate(thread, from_attributes=True))
 
@@ -157,7 +157,7 @@ class PostgresStore(Store[StoreContext]):
         return _page(rows, limit, ThreadMetadata.model_validate_json)
 
     async def delete_thread(self, thread_id: str, context: StoreContext) -> None:
-        _check_id("thread id", thread_id)
+        check_id("thread id", thread_id)
         await self._execute(
             "DELETE FROM threads WHERE id = %s AND user_id = %s", (thread_id, context.user_id)
         )
@@ -172,7 +172,7 @@ class PostgresStore(Store[StoreContext]):
         order: str,
         context: StoreContext,
     ) -> Page[ThreadItem]:
-        _check_id("thread id", thread_id)
+        check_id("thread id", thread_id)
         direction = self._page_args(limit, after, order)
 
         def query(conn: _Conn) -> tuple[bool, list[tuple[str, str]]]:
@@ -207,8 +207,8 @@ class PostgresStore(Store[StoreContext]):
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: StoreContext) -> None:
-        _check_id("thread id", thread_id)
-        _check_id("item id", item.id)
+        check_id("thread id", thread_id)
+        check_id("item id", item.id)
         data = self._payload(item)
 
         def query(conn: _Conn) -> bool:
@@ -225,8 +225,8 @@ class PostgresStore(Store[StoreContext]):
             raise NotFoundError(f"thread {thread_id} not found")
 
     async def load_item(self, thread_id: str, item_id: str, context: StoreContext) -> ThreadItem:
-        _check_id("thread id", thread_id)
-        _check_id("item id", item_id)
+        check_id("thread id", thread_id)
+        check_id("item id", item_id)
 
         def query(conn: _Conn) -> str | None:
             data: str | None = _scalar(
@@ -243,8 +243,8 @@ class PostgresStore(Store[StoreContext]):
         return _ITEM.validate_json(data)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: StoreContext) -> None:
-        _check_id("thread id", thread_id)
-        _check_id("item id", item_id)
+        check_id("thread id", thread_id)
+        check_id("item id", item_id)
         await self._execute(
             "DELETE FROM items i USING threads t WHERE i.thread_id = t.id"
             " AND i.thread_id = %s AND i.id = %s AND t.user_id = %s",
@@ -254,7 +254,7 @@ class PostgresStore(Store[StoreContext]):
     # -- attachments ---------------------------------------------------------------------------
 
     async def save_attachment(self, attachment: Attachment, context: StoreContext) -> None:
-        _check_id("attachment id", attachment.id)
+        check_id("attachment id", attachment.id)
         data = self._payload(attachment)
 
         def query(conn: _Conn) -> bool:
@@ -270,7 +270,7 @@ class PostgresStore(Store[StoreContext]):
             raise NotFoundError(f"attachment {attachment.id} not found")
 
     async def load_attachment(self, attachment_id: str, context: StoreContext) -> Attachment:
-        _check_id("attachment id", attachment_id)
+        check_id("attachment id", attachment_id)
 
         def query(conn: _Conn) -> str | None:
             data: str | None = _scalar(
@@ -286,7 +286,7 @@ class PostgresStore(Store[StoreContext]):
         return _ATTACHMENT.validate_json(data)
 
     async def delete_attachment(self, attachment_id: str, context: StoreContext) -> None:
-        _check_id("attachment id", attachment_id)
+        check_id("attachment id", attachment_id)
         await self._execute(
             "DELETE FROM attachments WHERE id = %s AND user_id = %s",
             (attachment_id, context.user_id),
@@ -327,6 +327,8 @@ class PostgresStore(Store[StoreContext]):
         return await run_sync_in_thread(lambda: self._run_blocking(fn))
 
     def _run_blocking(self, fn: Callable[[_Conn], _T]) -> _T:
+        if not self.tracing.enabled:  # the common case: no span, no name to work out
+            return self._run_attempts(fn)
         operation = fn.__qualname__.split(".<locals>")[0].rsplit(".", 1)[-1]
         with self.tracing.span(f"db {operation}", **{"db.system": "postgresql"}):
             return self._run_attempts(fn)
@@ -382,7 +384,7 @@ class PostgresStore(Store[StoreContext]):
                 f"limit must be from 1 to {self.limits.max_page_size}, got {limit}"
             )
         if after is not None:
-            _check_id("after cursor", after)
+            check_id("after cursor", after)
         if order not in _DIRECTIONS:
             raise InvalidStoreInput(f"order must be 'asc' or 'desc', got {order!r}")
         return _DIRECTIONS[order]
@@ -405,10 +407,6 @@ def _long_id(item_type: StoreItemType) -> str:
 
 def check_id(what: str, value: object) -> None:
     """Raise :class:`InvalidStoreInput` unless ``value`` is a well-formed id."""
-    _check_id(what, value)
-
-
-def _check_id(what: str, value: object) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise InvalidStoreInput(
             f"{what} must be 1-128 characters of letters, digits, '_', '-', '.', ':'"
