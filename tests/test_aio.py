@@ -1,0 +1,144 @@
+"""The asyncio bridge: asyncio's scheduling rules hold on robolearn's callback queue."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import types
+
+import trio
+import trio.lowlevel
+import trio.testing
+import trio_asyncio
+
+from robolearn import _aio
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_event_loop()
+
+
+async def test_the_batched_callback_queue_is_installed() -> None:
+    async with _aio.open_asyncio_loop():
+        # If trio-asyncio's internals moved, the bridge falls back to the stock step: fine for
+        # correctness, but every figure in the benchmarks would change. Fail loudly here.
+        assert type(_loop()._q_send).__name__ == "_CallbackQueue"  # type: ignore[attr-defined]
+
+
+async def test_callbacks_run_in_the_order_they_were_scheduled() -> None:
+    ran: list[str] = []
+    async with _aio.open_asyncio_loop():
+        loop = _loop()
+        done = trio.Event()
+
+        def first() -> None:
+            ran.append("first")
+            # Scheduled while a batch runs: after everything already queued.
+            loop.call_soon(ran.append, "scheduled by first")
+            loop.call_soon(done.set)
+
+        loop.call_soon(first)
+        loop.call_soon(ran.append, "second")
+        loop.call_soon(ran.append, "third")
+        await done.wait()
+    assert ran == ["first", "second", "third", "scheduled by first"]
+
+
+async def test_timers_fire_in_deadline_order_at_their_time() -> None:
+    fired: list[tuple[str, float]] = []
+    async with _aio.open_asyncio_loop():
+        loop = _loop()
+        done = trio.Event()
+        start = trio.current_time()
+
+        def note(name: str) -> None:
+            fired.append((name, round(trio.current_time() - start, 3)))
+
+        loop.call_later(0.3, note, "late")
+        loop.call_later(0.1, note, "early")
+        cancelled = loop.call_later(0.2, note, "cancelled")
+        loop.call_later(0.4, done.set)
+        cancelled.cancel()
+        await done.wait()
+    assert [name for name, _ in fired] == ["early", "late"]
+    assert all(at >= expected for (_, at), expected in zip(fired, [0.1, 0.3], strict=True))
+
+
+async def test_asyncio_sleep_and_tasks_work_with_a_mock_clock(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def ticker(n: int) -> list[float]:
+        times = []
+        for _ in range(n):
+            await asyncio.sleep(10)
+            times.append(asyncio.get_running_loop().time())
+        return times
+
+    async with _aio.open_asyncio_loop():
+        start = trio.current_time()
+        times = await trio_asyncio.aio_as_trio(ticker)(3)
+    assert [round(t - start) for t in times] == [10, 20, 30]
+
+
+async def test_a_callback_from_another_thread_wakes_an_idle_loop() -> None:
+    async with _aio.open_asyncio_loop():
+        loop = _loop()
+        woke = trio.Event()
+        thread = threading.Thread(target=loop.call_soon_threadsafe, args=(woke.set,))
+        await trio.sleep(0.05)  # let the loop go idle first
+        thread.start()
+        with trio.fail_after(5):
+            await woke.wait()
+        thread.join()
+
+
+async def test_executor_calls_start_their_trio_task() -> None:
+    async def in_thread() -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, sum, [1, 2, 3])
+
+    async with _aio.open_asyncio_loop():
+        with trio.fail_after(5):
+            assert await trio_asyncio.aio_as_trio(in_thread)() == 6
+
+
+async def test_a_busy_asyncio_loop_does_not_starve_trio_tasks() -> None:
+    trio_rounds = 0
+    asyncio_rounds = 0
+    async with _aio.open_asyncio_loop():
+        loop = _loop()
+        stop = False
+
+        def spin() -> None:
+            # A callback that always reschedules itself: asyncio always has work.
+            nonlocal asyncio_rounds
+            asyncio_rounds += 1
+            if not stop:
+                loop.call_soon(spin)
+
+        loop.call_soon(spin)
+        for _ in range(100):
+            await trio.lowlevel.checkpoint()
+            trio_rounds += 1
+        stop = True
+    assert trio_rounds == 100
+    # One asyncio iteration per trio round, give or take the start.
+    assert 50 <= asyncio_rounds <= 300
+
+
+async def test_callbacks_scheduled_before_the_loop_closes_still_run() -> None:
+    ran: list[int] = []
+    async with _aio.open_asyncio_loop():
+        loop = _loop()
+        for n in range(5):
+            loop.call_soon(ran.append, n)
+    assert ran == [0, 1, 2, 3, 4]
+
+
+async def test_waiting_for_a_timer_already_due_returns_at_once() -> None:
+    # The clock moves on between checking the timers and waiting for the first one: a wait
+    # computed as "deadline - now" went negative and crashed the loop (and the server).
+    async with _aio.open_asyncio_loop():
+        due = asyncio.TimerHandle(trio.current_time() - 1, lambda: None, (), _loop())
+    queue = _aio._CallbackQueue(types.SimpleNamespace(_timers=[due], time=trio.current_time))
+    with trio.fail_after(1):
+        await queue._wait_for_work()
