@@ -232,6 +232,11 @@ class AioStream(Generic[_T]):
         except trio.EndOfChannel:
             raise StopAsyncIteration from None
 
+    @property
+    def finished(self) -> bool:
+        """True once the iterator has ended: what is left to read has all arrived."""
+        return self._receive.statistics().open_send_channels == 0
+
     def ready(self) -> list[_T]:
         """The items that have arrived already, without waiting (to pass them on in one go)."""
         items: list[_T] = []

@@ -65,6 +65,8 @@ class Settings:
     max_attachment_bytes: int = 10 << 20
     mailbox_capacity: int = 16
     actor_idle_timeout: float = 300.0
+    # Deltas arriving within this window of the last write go out together (see ChatTurns).
+    stream_flush_ms: float = 20.0
     shutdown_grace: float = 10.0
     # The textbook (robolearn.rag): lesson URLs are built on site_url at ingest.
     site_url: str = "https://robolearn.github.io"
@@ -132,6 +134,9 @@ class Settings:
             mailbox_capacity=reader.parse("ROBOLEARN_MAILBOX_CAPACITY", _int_in(1, 100_000), 16),
             actor_idle_timeout=reader.parse(
                 "ROBOLEARN_ACTOR_IDLE_TIMEOUT", _float_in(0.01, 86_400.0), 300.0
+            ),
+            stream_flush_ms=reader.parse(
+                "ROBOLEARN_STREAM_FLUSH_MS", _float_in(0.0, 1_000.0), 20.0
             ),
             shutdown_grace=reader.parse("ROBOLEARN_SHUTDOWN_GRACE", _float_in(0.0, 3_600.0), 10.0),
             site_url=reader.parse("ROBOLEARN_SITE_URL", _site_url, "https://robolearn.github.io"),

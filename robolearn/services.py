@@ -13,7 +13,13 @@ from chatkit.store import Store
 
 from robolearn._aio import open_asyncio_loop
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
-from robolearn.chat import LocalTutorModel, RequestContext, RoboLearnChatKitServer, search_tool
+from robolearn.chat import (
+    LocalTutorModel,
+    MemoStore,
+    RequestContext,
+    RoboLearnChatKitServer,
+    search_tool,
+)
 from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore, BlobConverter
 from robolearn.chat._models import build_model
 from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, TurnFailed
@@ -91,9 +97,11 @@ async def open_services(
                 attachments = BlobAttachmentStore(
                     blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
                 )
+                # PostgresStore serves any context that names a user; RequestContext does.
+                # Thread actors' turns are served from their memo where they can.
+                thread_store = MemoStore(cast("Store[RequestContext]", store))
                 server = RoboLearnChatKitServer(
-                    # PostgresStore serves any context that names a user; RequestContext does.
-                    cast("Store[RequestContext]", store),
+                    thread_store,
                     attachments,
                     model=chosen,
                     tools=[search_tool(lambda: textbook.current, vectors)],
@@ -101,12 +109,13 @@ async def open_services(
                     observer=metrics,
                     tracing=tracing,
                 )
-                checks = RequestChecks(cast("Store[RequestContext]", store), blobs)
+                checks = RequestChecks(thread_store, blobs)
                 turns = ChatTurns(
                     server,
                     expected=(NotFoundError, StoreUnavailable, ValueError, NotImplementedError),
                     preflight=checks,
                     tracing=tracing,
+                    flush_interval=settings.stream_flush_ms / 1000,
                 )
                 actor_settings = ActorSettings(
                     mailbox_capacity=settings.mailbox_capacity,
@@ -117,7 +126,7 @@ async def open_services(
                 )
                 async with (
                     textbook.running(settings.rag_refresh_seconds),
-                    open_actor_system(lambda _key: turns, actor_settings) as actors,
+                    open_actor_system(turns, actor_settings) as actors,
                 ):
                     yield Services(
                         settings=settings,

@@ -6,6 +6,7 @@ through ``robolearn._aio`` and never touch asyncio themselves.
 
 from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
 from ._local_model import LocalTutorModel
+from ._memo import MemoStore, ThreadMemo
 from ._server import REQUEST_ADAPTER, RoboLearnChatKitServer
 from ._text_model import ScriptedTokensModel, TextStreamModel
 from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
@@ -14,6 +15,7 @@ __all__ = [
     "REQUEST_ADAPTER",
     "SEARCH_TOOL_NAME",
     "LocalTutorModel",
+    "MemoStore",
     "MetadataError",
     "PageContext",
     "RequestContext",
@@ -21,6 +23,7 @@ __all__ = [
     "ScriptedTokensModel",
     "SearchFindings",
     "TextStreamModel",
+    "ThreadMemo",
     "UserInfo",
     "parse_metadata",
     "search_tool",

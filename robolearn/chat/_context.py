@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    from ._memo import ThreadMemo
 
 __all__ = ["MetadataError", "PageContext", "RequestContext", "UserInfo", "parse_metadata"]
 
@@ -53,6 +56,7 @@ class RequestContext:
     ``user_id`` comes from authentication only, never from the body. ``new_thread_id`` is
     set for ``threads.create``: the id is chosen before the request reaches an actor, so the
     new thread has its actor from the first event (the store's id generator honours it).
+    ``memo`` is set by the thread's actor for its turns (see `MemoStore`).
     """
 
     user_id: str
@@ -61,6 +65,7 @@ class RequestContext:
     user_info: UserInfo | None = None
     page_context: PageContext | None = None
     new_thread_id: str | None = None
+    memo: ThreadMemo | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def parse_metadata(metadata: dict[str, Any]) -> tuple[UserInfo | None, PageContext | None]:

@@ -172,14 +172,13 @@ async def test_server_killed_mid_stream_and_restarted(start_server: ServerFactor
     server = start_server(tokens=TOKENS, delay_ms=20)
     conversations = Conversations(server, "kill")
 
-    def streaming() -> bool:
+    async def streaming() -> bool:
         return any(r.deltas and r.answer is None and r.error is None for r in conversations.results)
 
     async def crash() -> None:
         # The workers run in step, so a kill at a fixed time can land between everyone's
         # answers; wait for an answer in mid-stream instead.
-        while not streaming():
-            await trio.sleep(0.001)
+        await wait_for(streaming, 10, interval=0.001, what="an answer in mid-stream")
         await trio.to_thread.run_sync(server.kill)
 
     with trio.fail_after(60):

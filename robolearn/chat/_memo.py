@@ -1,0 +1,220 @@
+"""What a thread's actor remembers of its thread between turns, and the store that uses it.
+
+A thread's actor is the only writer of its thread (every request that changes a thread goes
+through it), so it can keep the thread's metadata and newest items in memory: a follow-up
+message then costs one database write before its first event instead of three reads and a
+write. The memo is write-through and belongs to one actor incarnation: passivation, a crash
+or a restart drop it, and the database stays the truth.
+
+Only requests that carry a memo (the actor's turns) use it; reads that bypass the actors
+(``items.list``, ``threads.get_by_id``...) always go to the database, which every write has
+already reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import attrs
+from chatkit.store import Store
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+
+from ._context import RequestContext
+
+__all__ = ["MemoStore", "ThreadMemo"]
+
+# Newest items kept: the tutor's history window (10) plus the turn's own, with room to spare.
+_MAX_ITEMS = 64
+
+
+@attrs.define
+class ThreadMemo:
+    """One thread's metadata and newest items, as its actor last read or wrote them.
+
+    ``items`` are oldest first and are the newest ``len(items)`` items of the thread;
+    ``whole`` says they are all of them. ``None`` means not known (never read, or forgotten
+    after a write whose outcome is unknown).
+    """
+
+    thread_id: str
+    thread: ThreadMetadata | None = None
+    items: list[ThreadItem] | None = None
+    whole: bool = False
+
+    def forget(self) -> None:
+        self.thread = None
+        self.items = None
+        self.whole = False
+
+    def newest(self, limit: int) -> Page[ThreadItem] | None:
+        """The page ``load_thread_items(after=None, limit, "desc")`` returns, if known."""
+        items = self.items
+        if items is None or (limit > len(items) and not self.whole):
+            return None
+        data = items[::-1][:limit]
+        has_more = len(items) > limit or (len(items) == limit and not self.whole)
+        return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+
+    def remember_newest(self, page: Page[ThreadItem]) -> None:
+        self.items = page.data[::-1]
+        self.whole = not page.has_more
+
+    def saved_thread(self, thread: ThreadMetadata) -> None:
+        # A full Thread carries its items; only the metadata is the thread's row.
+        self.thread = ThreadMetadata.model_validate(thread, from_attributes=True).model_copy(
+            deep=True
+        )
+
+    def saved(self, item: ThreadItem, *, new: bool) -> None:
+        """``item`` was written: ``new`` for ``add_thread_item`` (a new item goes last)."""
+        if self.items is None:
+            return
+        # A copy: chatkit goes on using the object it saved.
+        copy = item.model_copy(deep=True)
+        for n, known in enumerate(self.items):
+            if known.id == item.id:
+                self.items[n] = copy  # an upsert keeps the item's place
+                return
+        if not new and not self.whole:
+            # An update of an item older than the window, or a new one: no telling where.
+            self.items = None
+            return
+        self.items.append(copy)
+        if len(self.items) > _MAX_ITEMS:
+            del self.items[0]
+            self.whole = False
+
+    def deleted(self, item_id: str) -> None:
+        if self.items is not None:
+            self.items = [item for item in self.items if item.id != item_id]
+
+
+class MemoStore(Store[RequestContext]):
+    """A store that serves a thread's actor from its memo and writes through to ``inner``.
+
+    Every write updates the memo only after the database confirmed it; a write that fails or
+    is cancelled (its outcome unknown) makes the memo forget everything, so the next read
+    asks the database again.
+    """
+
+    def __init__(self, inner: Store[RequestContext]) -> None:
+        self._inner = inner
+
+    def _memo(self, thread_id: str, context: RequestContext) -> ThreadMemo | None:
+        memo = context.memo
+        return memo if memo is not None and memo.thread_id == thread_id else None
+
+    async def _write(
+        self, memo: ThreadMemo | None, write: Awaitable[None], update: Callable[[ThreadMemo], None]
+    ) -> None:
+        try:
+            await write
+        except BaseException:
+            # Failed, or cancelled while the database may have applied it: the outcome is
+            # unknown, so the memo knows nothing any more.
+            if memo is not None:
+                memo.forget()
+            raise
+        if memo is not None:
+            update(memo)
+
+    # -- ids ------------------------------------------------------------------------------------
+
+    def generate_thread_id(self, context: RequestContext) -> str:
+        return self._inner.generate_thread_id(context)
+
+    def generate_item_id(
+        self, item_type: str, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
+        return self._inner.generate_item_id(item_type, thread, context)  # type: ignore[arg-type]
+
+    # -- threads --------------------------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        memo = self._memo(thread_id, context)
+        if memo is not None and memo.thread is not None:
+            # A copy: chatkit edits the thread it loads (title, metadata) before saving it.
+            return memo.thread.model_copy(deep=True)
+        thread = await self._inner.load_thread(thread_id, context)
+        if memo is not None:
+            memo.thread = thread.model_copy(deep=True)
+        return thread
+
+    async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        memo = self._memo(thread.id, context)
+
+        await self._write(
+            memo, self._inner.save_thread(thread, context), lambda m: m.saved_thread(thread)
+        )
+
+    async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        memo = self._memo(thread_id, context)
+        await self._write(memo, self._inner.delete_thread(thread_id, context), ThreadMemo.forget)
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: RequestContext
+    ) -> Page[ThreadMetadata]:
+        return await self._inner.load_threads(limit, after, order, context)
+
+    # -- items ----------------------------------------------------------------------------------
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: RequestContext,
+    ) -> Page[ThreadItem]:
+        memo = self._memo(thread_id, context)
+        newest = memo is not None and after is None and order == "desc"
+        if memo is not None and newest:
+            page = memo.newest(limit)
+            if page is not None:
+                return page
+        page = await self._inner.load_thread_items(thread_id, after, limit, order, context)
+        if memo is not None and newest:
+            memo.remember_newest(page)
+        return page
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        memo = self._memo(thread_id, context)
+        await self._write(
+            memo,
+            self._inner.add_thread_item(thread_id, item, context),
+            lambda m: m.saved(item, new=True),
+        )
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        memo = self._memo(thread_id, context)
+        await self._write(
+            memo,
+            self._inner.save_item(thread_id, item, context),
+            lambda m: m.saved(item, new=False),
+        )
+
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        return await self._inner.load_item(thread_id, item_id, context)
+
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> None:
+        memo = self._memo(thread_id, context)
+        await self._write(
+            memo,
+            self._inner.delete_thread_item(thread_id, item_id, context),
+            lambda m: m.deleted(item_id),
+        )
+
+    # -- attachments (not thread state: straight through) --------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        await self._inner.save_attachment(attachment, context)
+
+    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        return await self._inner.load_attachment(attachment_id, context)
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        await self._inner.delete_attachment(attachment_id, context)
