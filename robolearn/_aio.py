@@ -220,59 +220,101 @@ class AioStream(Generic[_T]):
     is raised when the ``open_aio_stream`` block exits.
     """
 
-    def __init__(self, receive: trio.MemoryReceiveChannel[_T]) -> None:
+    def __init__(self, receive: trio.MemoryReceiveChannel[list[_T]]) -> None:
         self._receive = receive
+        self._batch: deque[_T] = deque()
 
     def __aiter__(self) -> AioStream[_T]:
         return self
 
     async def __anext__(self) -> _T:
-        try:
-            return await self._receive.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
-
-    @property
-    def finished(self) -> bool:
-        """True once the iterator has ended: what is left to read has all arrived."""
-        return self._receive.statistics().open_send_channels == 0
+        while not self._batch:
+            try:
+                self._batch.extend(await self._receive.receive())
+            except trio.EndOfChannel:
+                raise StopAsyncIteration from None
+        return self._batch.popleft()
 
     def ready(self) -> list[_T]:
         """The items that have arrived already, without waiting (to pass them on in one go)."""
-        items: list[_T] = []
+        items = list(self._batch)
+        self._batch.clear()
         while True:
             try:
-                items.append(self._receive.receive_nowait())
+                items.extend(self._receive.receive_nowait())
             except (trio.WouldBlock, trio.EndOfChannel):
                 return items
 
 
+class _Batches(Generic[_T]):
+    """The pump's side of the channel: items pass in batches, at most one per ``hold``.
+
+    An item that arrives ``hold`` seconds or more after the last batch went goes at once;
+    later ones wait for an asyncio timer (cheap: the bridge's callback queue) and go together.
+    One trio wake-up per batch instead of per item.
+    """
+
+    def __init__(self, send: trio.MemorySendChannel[list[_T]], hold: float) -> None:
+        self._send = send
+        self._hold = hold
+        self._pending: list[_T] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._last = -math.inf
+        self._loop = asyncio.get_running_loop()
+
+    def add(self, item: _T) -> None:
+        self._pending.append(item)
+        if self._timer is not None:
+            return
+        wait = self._last + self._hold - self._loop.time()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._timer = self._loop.call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._last = self._loop.time()
+            # If the reader left, keep going anyway so the producer finishes its work.
+            with contextlib.suppress(trio.BrokenResourceError):
+                self._send.send_nowait(batch)
+
+
 @asynccontextmanager
-async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterator[AioStream[_T]]:
+async def open_aio_stream(
+    make: Callable[[], AsyncIterator[_T]], *, hold: float = 0.0
+) -> AsyncIterator[AioStream[_T]]:
     """Run the asyncio async iterator ``make()`` in ONE asyncio task; read it from trio.
 
     One task, because chatkit's generators set and reset context variables across their
     ``yield``s: driving each ``__anext__`` from a different task breaks the reset.
+
+    ``hold``: items that follow a handover within that many seconds are handed over together
+    (see `_Batches`); the first is never held. Nothing is held past the iterator's end.
 
     The pump never waits on the trio side (the channel is unbounded; an answer is bounded),
     so a cancellation always lands inside the iterator's own frames. That matters: chatkit
     persists a partial answer only when ``asyncio.CancelledError`` reaches its generator.
     Leaving the block early cancels the task and waits for its cleanup to finish.
     """
-    send, receive = trio.open_memory_channel[_T](math.inf)
+    send, receive = trio.open_memory_channel[list[_T]](math.inf)
     failure: list[Exception] = []
 
     async def pump() -> None:
         owned: set[asyncio.Task[Any]] = set()
         _pump_tasks.set(owned)
+        batches = _Batches(send, hold)
         try:
             async for item in make():
-                # If the reader left, keep going anyway so the producer finishes its work.
-                with contextlib.suppress(trio.BrokenResourceError):
-                    send.send_nowait(item)
+                batches.add(item)
         except Exception as exc:
             failure.append(exc)
         finally:
+            batches.flush()
             send.close()
             await _reap(owned)
 

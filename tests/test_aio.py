@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import types
+from collections.abc import AsyncIterator
 
 import trio
 import trio.lowlevel
@@ -142,3 +143,35 @@ async def test_waiting_for_a_timer_already_due_returns_at_once() -> None:
     queue = _aio._CallbackQueue(types.SimpleNamespace(_timers=[due], time=trio.current_time))
     with trio.fail_after(1):
         await queue._wait_for_work()
+
+
+async def test_a_held_stream_hands_items_over_in_batches_and_never_holds_the_end(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def every_second() -> AsyncIterator[int]:
+        for n in range(1, 11):
+            await asyncio.sleep(1)
+            yield n
+
+    groups: list[tuple[float, list[int]]] = []
+    async with _aio.open_asyncio_loop():
+        start = trio.current_time()
+        async with _aio.open_aio_stream(every_second, hold=3.25) as stream:
+            async for first in stream:
+                groups.append((trio.current_time() - start, [first, *stream.ready()]))
+    assert groups == [(1, [1]), (4.25, [2, 3, 4]), (7.5, [5, 6, 7]), (10, [8, 9, 10])]
+
+
+async def test_an_unheld_stream_hands_each_item_over_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def every_second() -> AsyncIterator[int]:
+        for n in range(1, 4):
+            await asyncio.sleep(1)
+            yield n
+
+    async with _aio.open_asyncio_loop():
+        start = trio.current_time()
+        async with _aio.open_aio_stream(every_second) as stream:
+            seen = [(trio.current_time() - start, item) async for item in stream]
+    assert seen == [(1, 1), (2, 2), (3, 3)]

@@ -120,13 +120,10 @@ class ChatTurns:
                 await self.preflight(job)
             if is_streaming_req(request):
                 async with open_aio_stream(
-                    lambda: self.server.stream(request, job.context)
+                    lambda: self.server.stream(request, job.context), hold=self.flush_interval
                 ) as events:
                     async for chunk in events:
                         await reply.send(b"".join([chunk, *events.ready()]))
-                        if self.flush_interval and not events.finished:
-                            # The pump keeps filling the channel meanwhile.
-                            await trio.sleep(self.flush_interval)
             else:
                 await reply.send(await self.server.answer(request, job.context))
         except self.expected as exc:
