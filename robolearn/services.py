@@ -14,6 +14,7 @@ from chatkit.store import Store
 from robolearn._aio import open_asyncio_loop
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import (
+    CoalescingModel,
     LocalTutorModel,
     MemoStore,
     RequestContext,
@@ -92,6 +93,8 @@ async def open_services(
                     else None
                 )
                 chosen = model or build_model(settings, local=LocalTutorModel())
+                if settings.stream_flush_ms:
+                    chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
                 metrics = Metrics()
                 blobs = BlobStore(store)
                 attachments = BlobAttachmentStore(

@@ -4,6 +4,7 @@ chatkit's streaming path and the Agents SDK are asyncio code; the thread actors 
 through ``robolearn._aio`` and never touch asyncio themselves.
 """
 
+from ._coalesce import CoalescingModel
 from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
 from ._local_model import LocalTutorModel
 from ._memo import MemoStore, ThreadMemo
@@ -14,6 +15,7 @@ from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
 __all__ = [
     "REQUEST_ADAPTER",
     "SEARCH_TOOL_NAME",
+    "CoalescingModel",
     "LocalTutorModel",
     "MemoStore",
     "MetadataError",

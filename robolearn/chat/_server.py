@@ -116,7 +116,8 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             request_context=attrs.evolve(context, user_info=user, page_context=page),
         )
         hooks = ObservingHooks(self._observer, self._tracing)
-        run_span = self._tracing.span("agent.run", **{"agent.model": type(self._model).__name__})
+        model_name = type(getattr(self._model, "inner", self._model)).__name__
+        run_span = self._tracing.span("agent.run", **{"agent.model": model_name})
         run_span.__enter__()
         result = Runner.run_streamed(
             agent,

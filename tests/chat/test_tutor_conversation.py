@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from robolearn.chat import LocalTutorModel
@@ -27,8 +28,8 @@ def model() -> LocalTutorModel:
     return LocalTutorModel(delay=0)
 
 
-def answer_text(events: list[dict[str, Any]]) -> str:
-    """The assistant message as streamed: the concatenated text deltas."""
+def answer_text(events: list[dict[str, Any]], *, pieces: int = 1) -> str:
+    """The assistant message as streamed (at least ``pieces`` text deltas), concatenated."""
     deltas = [
         event["update"]["delta"]
         for event in events
@@ -43,7 +44,7 @@ def answer_text(events: list[dict[str, Any]]) -> str:
     assert len(done) == 1, [event["type"] for event in events]
     text = "".join(deltas)
     assert done[0]["content"][0]["text"] == text
-    assert len(deltas) > 5  # streamed in pieces, not in one block
+    assert len(deltas) >= pieces
     return text
 
 
@@ -62,7 +63,8 @@ class TestWithTheBook:
     async def services(
         self, settings: Settings, model: LocalTutorModel, book: dict[str, str]
     ) -> AsyncIterator[Services]:
-        async with open_services(settings, model=model) as opened:
+        # The model answers instantly (delay=0): unmerged, so its deltas are seen one by one.
+        async with open_services(attrs.evolve(settings, stream_flush_ms=0), model=model) as opened:
             yield opened
 
     async def test_answers_cite_real_lessons_and_follow_ups_keep_the_page(
@@ -76,7 +78,7 @@ class TestWithTheBook:
             input=user_input("How does the timer callback publish messages?"),
         )
         thread_id = events[0]["thread"]["id"]
-        first = answer_text(events)
+        first = answer_text(events, pieces=5)  # streamed in pieces, not in one block
         cited = [url for _, url in LINK.findall(first)]
         assert cited, first
         assert all(url in book for url in cited)  # only real lesson URLs of the book
