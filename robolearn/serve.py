@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -14,7 +15,7 @@ from robolearn.config import Settings
 from robolearn.http import create_app
 from robolearn.services import open_services
 
-__all__ = ["hypercorn_config", "serve"]
+__all__ = ["freeze_startup_heap", "hypercorn_config", "serve"]
 
 _log = logging.getLogger("robolearn")
 
@@ -38,6 +39,19 @@ def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
     return config
 
 
+def freeze_startup_heap() -> int:
+    """Move everything alive now out of the collector's sight; returns how many objects moved.
+
+    After startup the heap holds a few hundred thousand objects that live as long as the
+    process (modules, pydantic schemas, the textbook index). Every full collection walked all
+    of them: 200-300 ms pauses, each one a stall of every open stream. Frozen, they are never
+    scanned again, and a full collection only walks what requests allocated.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 async def serve(
     settings: Settings, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
 ) -> None:
@@ -50,6 +64,7 @@ async def serve(
     config.graceful_timeout = settings.shutdown_grace
     async with open_services(settings) as services:
         app = create_app(services)
+        _log.info("froze %d startup objects", freeze_startup_heap())
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
 
             async def shutdown_trigger() -> None:
