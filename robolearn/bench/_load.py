@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -182,13 +183,22 @@ async def run_load(base_url: str, plan: LoadPlan) -> LoadResult:
         for k in range(plan.messages)
     ]
     thread_ids: dict[int, str] = {}
-    streams = plan.concurrency * plan.pipeline
-    limits = httpx.Limits(max_connections=streams + 8, max_keepalive_connections=streams + 8)
+    # One client (so one connection pool) per conversation, as each reader has a browser of
+    # their own. A shared pool skews the figures it should measure: httpcore hands every
+    # queued request the same idle connection, all but one retry, and when a hundred streams
+    # end together their next messages leave one per pool round, seconds apart.
+    limits = httpx.Limits(max_connections=plan.pipeline, max_keepalive_connections=plan.pipeline)
     timeout = httpx.Timeout(plan.timeout, connect=30)
+    tls = ssl.create_default_context()  # made once: loading CA certificates per client is slow
     active = trio.CapacityLimiter(plan.concurrency)
 
-    async def converse(thread: int, client: httpx.AsyncClient) -> None:
-        async with active:
+    async def converse(thread: int) -> None:
+        async with (
+            active,
+            httpx.AsyncClient(
+                base_url=base_url, limits=limits, timeout=timeout, verify=tls
+            ) as client,
+        ):
             mine = results[thread * plan.messages : (thread + 1) * plan.messages]
             created = trio.Event()
 
@@ -238,12 +248,11 @@ async def run_load(base_url: str, plan: LoadPlan) -> LoadResult:
                     nursery.start_soon(send, message, body)
                     await trio.sleep(plan.pipeline_gap)  # keep arrival order = send order
 
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
-        started = time.perf_counter()
-        async with trio.open_nursery() as nursery:
-            for thread in range(plan.threads):
-                nursery.start_soon(converse, thread, client)
-        finished = time.perf_counter()
+    started = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for thread in range(plan.threads):
+            nursery.start_soon(converse, thread)
+    finished = time.perf_counter()
     return LoadResult(plan, started, finished, results, thread_ids)
 
 
