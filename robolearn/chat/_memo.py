@@ -53,7 +53,11 @@ class ThreadMemo:
             return None
         data = items[::-1][:limit]
         has_more = len(items) > limit or (len(items) == limit and not self.whole)
-        return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+        # Unvalidated: the items were validated when saved, and checking them again on each
+        # turn cost more than the rest of this lookup.
+        return Page[ThreadItem].model_construct(
+            data=data, has_more=has_more, after=data[-1].id if has_more else None
+        )
 
     def remember_newest(self, page: Page[ThreadItem]) -> None:
         self.items = page.data[::-1]

@@ -190,8 +190,11 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         done: dict[str, ThreadItem] = {}
         async for event in events:
             if isinstance(event, ThreadItemDoneEvent):
-                done[event.item.id] = event.item.model_copy(deep=True)
+                done[event.item.id] = event.item
             elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id in done:
+                # Copied here, not when done: late updates are rare, and the done event's
+                # item (already sent and saved) must stay as it was.
+                done[event.item_id] = done[event.item_id].model_copy(deep=True)
                 self._update_pending_items(done, event)
                 await self.store.save_item(thread.id, done[event.item_id], context)
             yield event

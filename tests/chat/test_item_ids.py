@@ -76,3 +76,4 @@ async def test_updates_after_done_are_persisted(store: PostgresStore) -> None:
     assert len(out) == 2  # passed through unchanged
     saved = await store.load_item("thr_1", "msg_a", ALICE)
     assert saved.content[0].text == "final"  # type: ignore[union-attr]
+    assert done.content[0].text == "draft"  # the event sent to the reader is left alone
