@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import gc
 import threading
 import types
 from collections.abc import AsyncIterator
 
+import pytest
 import trio
 import trio.lowlevel
 import trio.testing
@@ -175,3 +178,75 @@ async def test_an_unheld_stream_hands_each_item_over_at_once(
         async with _aio.open_aio_stream(every_second) as stream:
             seen = [(trio.current_time() - start, item) async for item in stream]
     assert seen == [(1, 1), (2, 2), (3, 3)]
+
+
+_caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
+
+
+async def test_a_thread_call_from_asyncio_returns_raises_and_keeps_context() -> None:
+    def fail() -> None:
+        raise ValueError("from the thread")
+
+    async def calls() -> tuple[str, str]:
+        _caller.set("turn 7")
+        seen = await _aio.run_sync_in_thread(_caller.get)
+        with pytest.raises(ValueError, match="from the thread"):
+            await _aio.run_sync_in_thread(fail)
+        return seen, threading.current_thread().name
+
+    async with _aio.open_asyncio_loop():
+        with trio.fail_after(5):
+            seen, caller_thread = await trio_asyncio.aio_as_trio(calls)()
+    assert seen == "turn 7"
+    assert caller_thread == threading.current_thread().name  # only fn left the loop's thread
+
+
+async def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish() -> None:
+    started, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def write() -> None:
+        started.set()
+        release.wait(5)
+        finished.append("write")
+
+    async def caller() -> None:
+        try:
+            await _aio.run_sync_in_thread(write)
+        except asyncio.CancelledError:
+            finished.append("caller saw the cancellation")
+            raise
+
+    async def scenario() -> None:
+        task = asyncio.get_running_loop().create_task(caller())
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        task.cancel()  # a second cancellation must not cut the wait short either
+        await asyncio.sleep(0.05)
+        assert not task.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    async with _aio.open_asyncio_loop():
+        with trio.fail_after(5):
+            await trio_asyncio.aio_as_trio(scenario)()
+    assert finished == ["write", "caller saw the cancellation"]
+
+
+async def test_thread_calls_from_asyncio_leave_no_cyclic_garbage() -> None:
+    async def many() -> None:
+        for _ in range(200):
+            await _aio.run_sync_in_thread(threading.get_ident)
+
+    async with _aio.open_asyncio_loop():
+        gc.collect()
+        gc.disable()
+        try:
+            await trio_asyncio.aio_as_trio(many)()
+            garbage = gc.collect()
+        finally:
+            gc.enable()
+    # Through trio-asyncio's executor each call left about a dozen objects in cycles.
+    assert garbage < 200
