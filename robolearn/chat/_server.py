@@ -76,6 +76,10 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         # Per request: converting attachments reads their bytes as the requesting user.
         self._converter_for = converter_for or (lambda _context: ThreadItemConverter())
         self._history_limit = history_limit
+        # One for every run: the Agents SDK reads it and never changes it, and building one
+        # builds a model provider (clients, caches) that our own model never asks for.
+        # Traces would go to OpenAI; observability is ours (logs, metrics, OTel).
+        self._run_config = RunConfig(tracing_disabled=True)
 
     # -- entry points used by the HTTP layer and the thread actors -----------------------------
 
@@ -124,8 +128,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             agent_input,
             context=agent_context,
             hooks=hooks,
-            # Traces would go to OpenAI; observability is ours (logs, metrics, OTel).
-            run_config=RunConfig(tracing_disabled=True),
+            run_config=self._run_config,
         )
         try:
             converted = cast(
