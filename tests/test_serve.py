@@ -1,4 +1,4 @@
-"""The startup heap is frozen once services are up, so full collections skip it."""
+"""The collector is set up for serving: startup heap frozen, full collections rarer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from robolearn.serve import freeze_startup_heap
+from robolearn.serve import tune_gc_for_serving
 
 
 class _Node:
@@ -18,9 +18,11 @@ class _Node:
 
 @pytest.fixture
 def thawed() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_freeze_collects_garbage_first_then_freezes_the_survivors(thawed: None) -> None:
@@ -29,8 +31,9 @@ def test_freeze_collects_garbage_first_then_freezes_the_survivors(thawed: None) 
     gone = weakref.ref(dropped)
     del dropped  # a cycle only the collector can free: frozen, it would leak for good
 
-    frozen = freeze_startup_heap()
+    frozen = tune_gc_for_serving()
 
     assert gone() is None
     assert frozen == gc.get_freeze_count() > 0
     assert not any(obj is kept for obj in gc.get_objects())  # out of every generation
+    assert gc.get_threshold()[2] == 30
