@@ -62,6 +62,14 @@ _pump_tasks: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars
 )
 
 
+# At most this many asyncio-side thread calls run at once, as trio's default limiter allows
+# trio callers; the rest wait for a slot here instead of each parking a thread on the pool.
+THREAD_SLOTS = 40
+_thread_slots: contextvars.ContextVar[asyncio.Semaphore | None] = contextvars.ContextVar(
+    "robolearn_thread_slots", default=None
+)
+
+
 def _tracking_task_factory(
     loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
 ) -> asyncio.Task[Any]:
@@ -91,7 +99,11 @@ async def open_asyncio_loop() -> AsyncIterator[None]:
         loop.set_exception_handler(_log_only_exception_handler)
         loop.set_task_factory(_tracking_task_factory)
         _use_callback_queue(loop)
-        yield
+        slots = _thread_slots.set(asyncio.Semaphore(THREAD_SLOTS))
+        try:
+            yield
+        finally:
+            _thread_slots.reset(slots)
 
 
 class _CallbackQueue:
@@ -214,7 +226,11 @@ async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
     abandoned on cancellation: a write that started finishes before the caller sees it.
     """
     if sniffio.current_async_library() == "asyncio":
-        return await _run_sync_in_thread_from_asyncio(fn)
+        slots = _thread_slots.get()
+        if slots is None:  # a loop not opened by open_asyncio_loop
+            return await _run_sync_in_thread_from_asyncio(fn)
+        async with slots:
+            return await _run_sync_in_thread_from_asyncio(fn)
     return await trio.to_thread.run_sync(fn)
 
 

@@ -250,3 +250,34 @@ async def test_thread_calls_from_asyncio_leave_no_cyclic_garbage() -> None:
             gc.enable()
     # Through trio-asyncio's executor each call left about a dozen objects in cycles.
     assert garbage < 200
+
+
+async def test_asyncio_side_thread_calls_are_bounded() -> None:
+    lock = threading.Lock()
+    running, most = 0, 0
+    started, release = threading.Semaphore(0), threading.Event()
+
+    def call() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        started.release()
+        release.wait(5)
+        with lock:
+            running -= 1
+
+    async def many() -> None:
+        calls = [_aio.run_sync_in_thread(call) for _ in range(_aio.THREAD_SLOTS + 10)]
+        gathered = asyncio.gather(*calls)
+        loop = asyncio.get_running_loop()
+        for _ in range(_aio.THREAD_SLOTS):
+            await loop.run_in_executor(None, started.acquire)
+        await asyncio.sleep(0.1)  # time enough for calls past the bound to start, if they could
+        release.set()
+        await gathered
+
+    async with _aio.open_asyncio_loop():
+        with trio.fail_after(10):
+            await trio_asyncio.aio_as_trio(many)()
+    assert most == _aio.THREAD_SLOTS
