@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,21 @@ def model() -> LocalTutorModel:
     return LocalTutorModel(delay=0)
 
 
-def answer_text(events: list[dict[str, Any]], *, pieces: int = 1) -> str:
-    """The assistant message as streamed (at least ``pieces`` text deltas), concatenated."""
+def open_unmerged(
+    settings: Settings, model: LocalTutorModel
+) -> AbstractAsyncContextManager[Services]:
+    # The model answers instantly (delay=0): unmerged, so its deltas are seen one by one.
+    return open_services(attrs.evolve(settings, stream_flush_ms=0), model=model)
+
+
+@pytest.fixture
+async def services(settings: Settings, model: LocalTutorModel) -> AsyncIterator[Services]:
+    async with open_unmerged(settings, model) as opened:
+        yield opened
+
+
+def answer_text(events: list[dict[str, Any]]) -> str:
+    """The assistant message as streamed: the concatenated text deltas."""
     deltas = [
         event["update"]["delta"]
         for event in events
@@ -44,7 +58,7 @@ def answer_text(events: list[dict[str, Any]], *, pieces: int = 1) -> str:
     assert len(done) == 1, [event["type"] for event in events]
     text = "".join(deltas)
     assert done[0]["content"][0]["text"] == text
-    assert len(deltas) >= pieces
+    assert len(deltas) > 5  # streamed in pieces, not in one block
     return text
 
 
@@ -63,8 +77,7 @@ class TestWithTheBook:
     async def services(
         self, settings: Settings, model: LocalTutorModel, book: dict[str, str]
     ) -> AsyncIterator[Services]:
-        # The model answers instantly (delay=0): unmerged, so its deltas are seen one by one.
-        async with open_services(attrs.evolve(settings, stream_flush_ms=0), model=model) as opened:
+        async with open_unmerged(settings, model) as opened:
             yield opened
 
     async def test_answers_cite_real_lessons_and_follow_ups_keep_the_page(
@@ -78,7 +91,7 @@ class TestWithTheBook:
             input=user_input("How does the timer callback publish messages?"),
         )
         thread_id = events[0]["thread"]["id"]
-        first = answer_text(events, pieces=5)  # streamed in pieces, not in one block
+        first = answer_text(events)
         cited = [url for _, url in LINK.findall(first)]
         assert cited, first
         assert all(url in book for url in cited)  # only real lesson URLs of the book
