@@ -226,10 +226,8 @@ async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
     abandoned on cancellation: a write that started finishes before the caller sees it.
     """
     if sniffio.current_async_library() == "asyncio":
-        slots = _thread_slots.get()
-        if slots is None:  # a loop not opened by open_asyncio_loop
-            return await _run_sync_in_thread_from_asyncio(fn)
-        async with slots:
+        # No bound in a loop not opened by open_asyncio_loop.
+        async with _thread_slots.get() or contextlib.nullcontext():
             return await _run_sync_in_thread_from_asyncio(fn)
     return await trio.to_thread.run_sync(fn)
 

@@ -146,7 +146,6 @@ class MemoStore(Store[RequestContext]):
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         memo = self._memo(thread.id, context)
-
         await self._write(
             memo, self._inner.save_thread(thread, context), lambda m: m.saved_thread(thread)
         )
@@ -170,14 +169,14 @@ class MemoStore(Store[RequestContext]):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
-        memo = self._memo(thread_id, context)
-        newest = memo is not None and after is None and order == "desc"
-        if memo is not None and newest:
+        # Only the newest-first page from the start is what a memo knows.
+        memo = self._memo(thread_id, context) if after is None and order == "desc" else None
+        if memo is not None:
             page = memo.newest(limit)
             if page is not None:
                 return page
         page = await self._inner.load_thread_items(thread_id, after, limit, order, context)
-        if memo is not None and newest:
+        if memo is not None:
             memo.remember_newest(page)
         return page
 

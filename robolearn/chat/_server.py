@@ -80,6 +80,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         # builds a model provider (clients, caches) that our own model never asks for.
         # Traces would go to OpenAI; observability is ours (logs, metrics, OTel).
         self._run_config = RunConfig(tracing_disabled=True)
+        self._model_name = type(getattr(model, "inner", model)).__name__  # under coalescing
 
     # -- entry points used by the HTTP layer and the thread actors -----------------------------
 
@@ -120,8 +121,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             request_context=attrs.evolve(context, user_info=user, page_context=page),
         )
         hooks = ObservingHooks(self._observer, self._tracing)
-        model_name = type(getattr(self._model, "inner", self._model)).__name__
-        run_span = self._tracing.span("agent.run", **{"agent.model": model_name})
+        run_span = self._tracing.span("agent.run", **{"agent.model": self._model_name})
         run_span.__enter__()
         result = Runner.run_streamed(
             agent,
