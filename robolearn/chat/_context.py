@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
     from ._memo import ThreadMemo
+    from ._receipts import Receipts
 
 __all__ = ["MetadataError", "PageContext", "RequestContext", "UserInfo", "parse_metadata"]
 
@@ -56,7 +57,8 @@ class RequestContext:
     ``user_id`` comes from authentication only, never from the body. ``new_thread_id`` is
     set for ``threads.create``: the id is chosen before the request reaches an actor, so the
     new thread has its actor from the first event (the store's id generator honours it).
-    ``memo`` is set by the thread's actor for its turns (see `MemoStore`).
+    ``memo`` is set by the thread's actor for its turns (see `MemoStore`), ``receipts`` for
+    its streaming turns (see `Receipts`).
     """
 
     user_id: str
@@ -66,6 +68,7 @@ class RequestContext:
     page_context: PageContext | None = None
     new_thread_id: str | None = None
     memo: ThreadMemo | None = attrs.field(default=None, eq=False, repr=False)
+    receipts: Receipts | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def parse_metadata(metadata: dict[str, Any]) -> tuple[UserInfo | None, PageContext | None]:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 from chatkit.store import Store
-from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
 
 from ._context import RequestContext
 
@@ -98,7 +98,8 @@ class MemoStore(Store[RequestContext]):
 
     Every write updates the memo only after the database confirmed it; a write that fails or
     is cancelled (its outcome unknown) makes the memo forget everything, so the next read
-    asks the database again.
+    asks the database again. Writes that create (the new thread, a user message) are noted
+    in the turn's `Receipts` before they start.
     """
 
     def __init__(self, inner: Store[RequestContext]) -> None:
@@ -145,6 +146,8 @@ class MemoStore(Store[RequestContext]):
         return thread
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        if context.receipts is not None and thread.id == context.new_thread_id:
+            context.receipts.writing(thread)
         memo = self._memo(thread.id, context)
         await self._write(
             memo, self._inner.save_thread(thread, context), lambda m: m.saved_thread(thread)
@@ -183,6 +186,8 @@ class MemoStore(Store[RequestContext]):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
+        if context.receipts is not None and isinstance(item, UserMessageItem):
+            context.receipts.writing(item)
         memo = self._memo(thread_id, context)
         await self._write(
             memo,

@@ -13,13 +13,14 @@ from agents.models.interface import Model
 from agents.tool import Tool
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer
-from chatkit.store import AttachmentStore, Store
+from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     ChatKitReq,
     HiddenContextItem,
     NonStreamingReq,
     SDKHiddenContextItem,
     StreamingReq,
+    ThreadCreatedEvent,
     ThreadItem,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
@@ -36,6 +37,7 @@ from ._context import PageContext, RequestContext, UserInfo
 from ._ids import with_fresh_item_ids
 from ._observe import ObservingHooks, RunObserver
 from ._prompt import build_instructions
+from ._receipts import Receipts
 
 __all__ = ["REQUEST_ADAPTER", "RoboLearnChatKitServer"]
 
@@ -91,6 +93,27 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
     async def answer(self, request: NonStreamingReq, context: RequestContext) -> bytes:
         """JSON bytes for a non-streaming request (plain store calls: safe from trio)."""
         return await self._process_non_streaming(request, context)
+
+    async def owed_events(self, receipts: Receipts, context: RequestContext) -> bytes:
+        """SSE events for the writes in ``receipts`` that did happen (plain store calls).
+
+        A write whose outcome is unknown (cancelled mid-way) is looked up: reported if it is
+        stored, left out if not.
+        """
+        chunks = []
+        for record in receipts.owed:
+            event: ThreadStreamEvent
+            try:
+                if isinstance(record, UserMessageItem):
+                    item = await self.store.load_item(record.thread_id, record.id, context)
+                    event = ThreadItemDoneEvent(item=item)
+                else:
+                    thread = await self.store.load_thread(record.id, context)
+                    event = ThreadCreatedEvent(thread=self._to_thread_response(thread))
+            except NotFoundError:
+                continue
+            chunks.append(b"data: " + self._serialize(event) + b"\n\n")
+        return b"".join(chunks)
 
     # -- the tutor -----------------------------------------------------------------------------
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import attrs
 import trio
 from chatkit.store import Store
 from chatkit.types import (
     ChatKitReq,
+    StreamingReq,
     ThreadsRetryAfterItemReq,
     UserMessageInput,
     is_streaming_req,
@@ -26,11 +28,15 @@ from robolearn.store import BlobStore
 
 from ._context import RequestContext
 from ._memo import ThreadMemo
+from ._receipts import Receipts
 from ._server import RoboLearnChatKitServer
 
 __all__ = ["ChatJob", "ChatTurns", "RequestChecks", "ThreadActor", "ThreadKey", "TurnFailed"]
 
 _log = logging.getLogger("robolearn.chat")
+
+# How long an interrupted turn may take to find out what it stored.
+_OWED_TIMEOUT = 2.0
 
 
 ThreadKey = tuple[str, str]
@@ -92,8 +98,8 @@ class ChatTurns:
         memo: ThreadMemo | None = None,
     ) -> None:
         _, thread_id = key
-        if memo is not None:
-            job = attrs.evolve(job, context=attrs.evolve(job.context, memo=memo))
+        receipts = Receipts() if is_streaming_req(job.request) else None
+        job = attrs.evolve(job, context=attrs.evolve(job.context, memo=memo, receipts=receipts))
         with (
             bind_log_context(request_id=job.context.request_id, thread_id=thread_id),
             self.tracing.resume(job.trace),
@@ -119,15 +125,43 @@ class ChatTurns:
                 # enqueueing, they would let a later request overtake an earlier one.
                 await self.preflight(job)
             if is_streaming_req(request):
-                async with open_aio_stream(
-                    lambda: self.server.stream(request, job.context), hold=self.flush_interval
-                ) as events:
-                    async for chunk in events:
-                        await reply.send(b"".join([chunk, *events.ready()]))
+                await self._stream(job, reply)
             else:
                 await reply.send(await self.server.answer(request, job.context))
         except self.expected as exc:
             await reply.send(TurnFailed(exc))
+
+    async def _stream(self, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
+        request, context = cast(StreamingReq, job.request), job.context
+        assert context.receipts is not None
+        try:
+            async with open_aio_stream(
+                lambda: self.server.stream(request, context), hold=self.flush_interval
+            ) as events:
+                async for chunk in events:
+                    chunk = b"".join([chunk, *events.ready()])
+                    await reply.send(chunk)
+                    context.receipts.delivered(chunk)
+        except BaseException:
+            if context.receipts.owed and not reply.receiver_gone:
+                await self._send_owed(context, reply)
+            raise
+
+    async def _send_owed(
+        self, context: RequestContext, reply: ReplySender[bytes | TurnFailed]
+    ) -> None:
+        """Report what the interrupted turn stored before its events could say so."""
+        assert context.receipts is not None
+        # Shielded: a cancelled turn is the usual reason to be here. Bounded: a database that
+        # does not answer must not hold the actor (or shutdown) up.
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + _OWED_TIMEOUT):
+            try:
+                owed = await self.server.owed_events(context.receipts, context)
+            except Exception as exc:
+                _log.warning("cannot tell whether the interrupted turn stored its message: %r", exc)
+                return
+            if owed:
+                await reply.send(owed)
 
 
 @attrs.frozen
