@@ -39,8 +39,9 @@ def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
     return config
 
 
-# Full collections after this many young (generation 1) ones; Python's default is 10.
-_FULL_COLLECTION_EVERY = 30
+# (allocations before a young collection, young collections before a middle one, middle
+# ones before a full one); Python's defaults are (700, 10, 10). See tune_gc_for_serving.
+GC_THRESHOLDS = (10_000, 20, 10)
 
 
 def tune_gc_for_serving() -> int:
@@ -51,15 +52,17 @@ def tune_gc_for_serving() -> int:
     of them: 200-300 ms pauses, each one a stall of every open stream. Frozen, they are never
     scanned again, and a full collection only walks what requests allocated.
 
-    What is left to walk is mostly the state of the streams in flight, so a full collection
-    costs about the same however much garbage waits: at 500 streams, full collections three
-    times rarer cut their total time by 60% with the longest pause unchanged (`robolearn
-    bench`; young collections still free most garbage in between).
+    What is left to walk is mostly the state of the streams in flight, and it is alive: a
+    collection every 700 allocations (Python's default) scans the same in-flight objects
+    again and again and frees little, and promotes them, so the older generations walk them
+    too. Collecting 14x less often frees about as much (turns are short; most of what they
+    allocate is freed by reference counting anyway) for a fraction of the scanning. Measured
+    with the scripted model (50 tokens x 5 ms): collection time fell from 19% to 7% of the
+    CPU at 100 streams and from 44% to 13% at 500, and the longest pause from 709 to 248 ms.
     """
     gc.collect()
     gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, _FULL_COLLECTION_EVERY)
+    gc.set_threshold(*GC_THRESHOLDS)
     return gc.get_freeze_count()
 
 

@@ -1,4 +1,4 @@
-"""The collector is set up for serving: startup heap frozen, full collections rarer."""
+"""The collector is set up for serving: startup heap frozen, collections rarer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from robolearn.serve import tune_gc_for_serving
+from robolearn.serve import GC_THRESHOLDS, tune_gc_for_serving
 
 
 class _Node:
@@ -36,4 +36,4 @@ def test_freeze_collects_garbage_first_then_freezes_the_survivors(thawed: None) 
     assert gone() is None
     assert frozen == gc.get_freeze_count() > 0
     assert not any(obj is kept for obj in gc.get_objects())  # out of every generation
-    assert gc.get_threshold()[2] == 30
+    assert gc.get_threshold() == GC_THRESHOLDS
