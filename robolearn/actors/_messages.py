@@ -111,6 +111,18 @@ class Replies(Generic[E]):
                 raise self._turn.error from self._turn.error.__cause__
             raise StopAsyncIteration from None
 
+    def ready(self) -> list[E]:
+        """The events that have arrived already, without waiting (to pass them on in one go).
+
+        Never raises: the turn's end, or its error, is for the next ``__anext__`` to report.
+        """
+        events: list[E] = []
+        while True:
+            try:
+                events.append(self._channel.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return events
+
     @property
     def finished(self) -> bool:
         """True once the turn has ended (successfully or not)."""

@@ -30,7 +30,7 @@ from chatkit.types import (
 )
 from quart import Response, request
 
-from robolearn.actors import ActorError
+from robolearn.actors import ActorError, Replies
 from robolearn.chat import REQUEST_ADAPTER, RequestContext, parse_metadata
 from robolearn.chat._turns import ChatJob, TurnFailed
 from robolearn.obs import current_request_id
@@ -176,26 +176,30 @@ async def _first_reply(replies: AsyncIterator[bytes | TurnFailed]) -> bytes:
     return first
 
 
-def _sse(
-    first: bytes, replies: AsyncIterator[bytes | TurnFailed], stack: AsyncExitStack
-) -> Response:
+def _sse(first: bytes, replies: Replies[bytes | TurnFailed], stack: AsyncExitStack) -> Response:
     async def events() -> AsyncIterator[bytes]:
         # Leaving early (client gone) only closes our end: the actor's turn goes on and
         # persists the answer.
         async with stack:
-            yield first
+            # Whatever has queued up while the last write went out goes out as one write:
+            # under load a stream then costs fewer writes, and no event waits for another.
+            yield _joined([first, *replies.ready()])
             try:
                 async for chunk in replies:
-                    if isinstance(chunk, TurnFailed):
-                        yield from_exception(chunk.error).sse_event()
-                    else:
-                        yield chunk
+                    yield _joined([chunk, *replies.ready()])
             except ActorError as exc:
                 yield from_exception(exc).sse_event()
 
     response = Response(events(), content_type="text/event-stream", headers=_SSE_HEADERS)
     response.timeout = None  # an answer takes as long as it takes
     return response
+
+
+def _joined(chunks: list[bytes | TurnFailed]) -> bytes:
+    return b"".join(
+        from_exception(chunk.error).sse_event() if isinstance(chunk, TurnFailed) else chunk
+        for chunk in chunks
+    )
 
 
 def _json(body: bytes) -> Response:

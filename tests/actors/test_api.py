@@ -105,6 +105,23 @@ async def test_error_is_raised_after_the_events_sent_before_it() -> None:
     assert isinstance(error, actors.ActorError)
 
 
+async def test_ready_takes_what_has_arrived_and_leaves_the_end_to_iteration() -> None:
+    reply: ReplySender[str]
+    reply, replies = open_reply_channel(math.inf)
+    assert replies.ready() == []
+    await reply.send("a")
+    await reply.send("b")
+    assert await replies.__anext__() == "a"
+    await reply.send("c")
+    assert replies.ready() == ["b", "c"]
+    await reply.send("d")
+    reply._finish(actors.TurnCancelled("k"))
+    assert replies.ready() == ["d"]
+    assert replies.ready() == []  # the error is not swallowed...
+    with pytest.raises(actors.TurnCancelled):
+        await replies.__anext__()  # ...but raised by the iteration
+
+
 async def test_actor_statistics_snapshot() -> None:
     gate = trio.Event()
 
