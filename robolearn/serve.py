@@ -9,10 +9,9 @@ from pathlib import Path
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
 
 from robolearn.config import Settings
-from robolearn.http import create_app
+from robolearn.http import create_app, serve_app
 from robolearn.services import open_services
 
 __all__ = ["hypercorn_config", "serve", "tune_gc_for_serving"]
@@ -86,7 +85,7 @@ async def serve(
                     _log.info("received %s, shutting down", signal.Signals(signum).name)
                     return
 
-            await hypercorn_serve(
+            await serve_app(
                 app,
                 config,
                 shutdown_trigger=shutdown_trigger,

@@ -1,5 +1,6 @@
 """HTTP front end: a Quart-trio app served by Hypercorn."""
 
 from ._app import create_app
+from ._listener import BurstListener, serve_app
 
-__all__ = ["create_app"]
+__all__ = ["BurstListener", "create_app", "serve_app"]

@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from hypercorn.trio import serve
 
 from robolearn import _aio
 from robolearn.chat import ScriptedTokensModel
 from robolearn.config import Settings
-from robolearn.http import create_app
+from robolearn.http import create_app, serve_app
 from robolearn.serve import hypercorn_config
 from robolearn.services import Services, open_services
 
@@ -43,7 +42,9 @@ async def http(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     config = hypercorn_config("127.0.0.1:0")
     config.accesslog = None
     async with trio.open_nursery() as nursery:
-        urls = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
+        urls = await nursery.start(
+            partial(serve_app, app, config, shutdown_trigger=trio.sleep_forever)
+        )
         async with httpx.AsyncClient(base_url=urls[0], timeout=30) as client:
             yield client
         nursery.cancel_scope.cancel()

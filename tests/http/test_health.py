@@ -5,10 +5,9 @@ from pathlib import Path
 
 import httpx
 import trio
-from hypercorn.trio import serve
 
 from robolearn.config import Settings
-from robolearn.http import create_app
+from robolearn.http import create_app, serve_app
 from robolearn.serve import hypercorn_config
 from robolearn.services import open_services
 
@@ -37,7 +36,9 @@ async def test_starts_without_database_and_reports_not_ready(tmp_path: Path) -> 
         config.accesslog = None
         async with trio.open_nursery() as nursery:
             urls = await nursery.start(
-                partial(serve, create_app(services), config, shutdown_trigger=trio.sleep_forever)
+                partial(
+                    serve_app, create_app(services), config, shutdown_trigger=trio.sleep_forever
+                )
             )
             async with httpx.AsyncClient(base_url=urls[0]) as client:
                 assert (await client.get("/healthz")).status_code == 200
