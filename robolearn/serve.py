@@ -32,8 +32,11 @@ def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
         config.backlog = 2048
         config.keep_alive_timeout = 75
     config.bind = [bind]
-    # Through our handlers, so access and server logs are JSON lines like the rest.
-    config.accesslog = logging.getLogger("hypercorn.access")
+    # Through our handlers, so access and server logs are JSON lines like the rest. Hypercorn
+    # builds each request's log fields before the logger looks at its level: with access
+    # lines off (a level above INFO), it is given no access logger at all.
+    access = logging.getLogger("hypercorn.access")
+    config.accesslog = access if access.isEnabledFor(logging.INFO) else None
     config.errorlog = logging.getLogger("hypercorn.error")
     return config
 

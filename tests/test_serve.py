@@ -1,14 +1,15 @@
-"""The collector is set up for serving: startup heap frozen, collections rarer."""
+"""Serving setup: the collector (startup heap frozen, collections rarer) and access logs."""
 
 from __future__ import annotations
 
 import gc
+import logging
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from robolearn.serve import GC_THRESHOLDS, tune_gc_for_serving
+from robolearn.serve import GC_THRESHOLDS, hypercorn_config, tune_gc_for_serving
 
 
 class _Node:
@@ -37,3 +38,18 @@ def test_freeze_collects_garbage_first_then_freezes_the_survivors(thawed: None) 
     assert frozen == gc.get_freeze_count() > 0
     assert not any(obj is kept for obj in gc.get_objects())  # out of every generation
     assert gc.get_threshold() == GC_THRESHOLDS
+
+
+@pytest.mark.parametrize(("level", "logged"), [(logging.INFO, True), (logging.WARNING, False)])
+def test_access_lines_go_through_our_logger_only_when_they_would_be_written(
+    level: int, logged: bool
+) -> None:
+    access = logging.getLogger("hypercorn.access")
+    before = access.level
+    access.setLevel(level)
+    try:
+        config = hypercorn_config("127.0.0.1:0")
+    finally:
+        access.setLevel(before)
+    assert (config.accesslog is access) is logged
+    assert (config.accesslog is None) is not logged
