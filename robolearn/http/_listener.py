@@ -87,6 +87,19 @@ class BurstListener(trio.abc.Listener[trio.SocketStream]):
         await trio.lowlevel.checkpoint()
 
 
+class _TCPServer(TCPServer):
+    """Hypercorn's connection, let go of as soon as the client has closed it.
+
+    Hypercorn's own waits out its keep-alive timer (75 s here) after a client closes an idle
+    connection: the timer task outlives the connection. quart-trio routes happen to cancel
+    that timer when they end; plain ASGI routes (``/chatkit``) do not.
+    """
+
+    async def _read_data(self) -> None:
+        await super()._read_data()
+        await self.idle_task.stop()
+
+
 async def serve_app(
     app: Framework,
     config: Config,
@@ -117,7 +130,7 @@ async def serve_app(
                     nursery.start_soon(raise_shutdown, shutdown_trigger)
                     nursery.start_soon(raise_shutdown, context.terminate.wait)
                     handler = partial(
-                        TCPServer, asgi, config, context, ConnectionState(lifespan_state.copy())
+                        _TCPServer, asgi, config, context, ConnectionState(lifespan_state.copy())
                     )
                     nursery.start_soon(
                         partial(

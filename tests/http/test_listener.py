@@ -1,15 +1,18 @@
-"""BurstListener: every waiting connection is accepted in one scheduler round."""
+"""The listener: every waiting connection accepted in one scheduler round, closed ones let go."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import pytest
 import trio
 import trio.testing
 
-from robolearn.http import BurstListener
+from robolearn.http import BurstListener, serve_app
+from robolearn.serve import hypercorn_config
 
 WAITING = 50
 
@@ -126,3 +129,45 @@ async def test_accept_is_a_cancellation_point_even_with_connections_waiting(
         await listener.accept()
         pytest.fail("accept did not notice the cancellation")
     await listener.aclose()
+
+
+def _live_tasks() -> int:
+    count, pending = 0, [trio.lowlevel.current_root_task()]
+    while pending:
+        task = pending.pop()
+        if task is not None:
+            count += 1
+            pending.extend(child for n in task.child_nurseries for child in n.child_tasks)
+    return count
+
+
+async def test_a_connection_the_client_closed_is_let_go_at_once() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok", "more_body": False})
+
+    config = hypercorn_config("127.0.0.1:0")
+    config.accesslog = None
+    config.keep_alive_timeout = 300  # what a closed connection must not wait for
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(
+            partial(serve_app, app, config, shutdown_trigger=trio.sleep_forever)
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        idle = _live_tasks()
+        host, port = urls[0].removeprefix("http://").rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"200" in await stream.receive_some()
+        await trio.testing.wait_all_tasks_blocked()
+        assert _live_tasks() > idle  # the connection, kept alive and waiting
+        await stream.aclose()
+        await trio.testing.wait_all_tasks_blocked()
+        assert _live_tasks() == idle
+        nursery.cancel_scope.cancel()
