@@ -1,4 +1,4 @@
-"""HTTP front end: a Quart-trio app served by Hypercorn."""
+"""HTTP front end on Hypercorn: `/chatkit` on plain ASGI, every other route on Quart-trio."""
 
 from ._app import create_app
 from ._listener import BurstListener, serve_app

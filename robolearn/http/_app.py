@@ -1,9 +1,12 @@
-"""The Quart-trio application: routes only; every dependency comes in through Services."""
+"""The application: ``/chatkit`` on plain ASGI (``_front``), the other routes on Quart-trio.
+
+Routes only; every dependency comes in through Services.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
+from functools import partial
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -19,6 +22,8 @@ from ._admin import register_admin
 from ._attachments import download, upload, upload_direct
 from ._chatkit import handle_chatkit
 from ._errors import HttpError
+from ._exchange import valid_request_id
+from ._front import HttpFront
 from ._frontdoor import FrontDoor
 from ._page import register_page
 from ._watch import watch_services
@@ -26,18 +31,21 @@ from ._watch import watch_services
 __all__ = ["create_app"]
 
 
-def create_app(services: Services, door: FrontDoor | None = None) -> QuartTrio:
-    """The app serving ``services``; ``door`` (auth, limits, metrics) defaults from Settings."""
+def create_app(services: Services, door: FrontDoor | None = None) -> HttpFront:
+    """The ASGI app serving ``services``; ``door`` (auth, limits, metrics) defaults from
+    Settings."""
     door = door or FrontDoor.from_settings(services.settings, services.metrics)
     watch_services(door.metrics, services)
+    return HttpFront(_quart_app(services, door), partial(handle_chatkit, services, door))
+
+
+def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
+    """Every route but ``/chatkit``: the page, attachments, health, metrics, admin."""
     app = QuartTrio("robolearn")
     register_page(app)  # GET / and /static/*: the built-in chat page
     if services.settings.admin_token:
         # Test-only fault injection and leak checks; absent unless ROBOLEARN_ADMIN_TOKEN is set.
         register_admin(app, services, services.settings.admin_token)
-    # Streams are long-lived by design; the 60 s default would cut answers mid-way.
-    app.config["RESPONSE_TIMEOUT"] = None
-
     # Each route enforces its own limit; this is only the outer bound.
     app.config["MAX_CONTENT_LENGTH"] = max(
         services.settings.max_body_bytes, services.settings.max_attachment_bytes
@@ -47,7 +55,7 @@ def create_app(services: Services, door: FrontDoor | None = None) -> QuartTrio:
     async def tag_request() -> None:
         # One id per request, in every log line and echoed back, so a user's report can be
         # matched to the server's logs.
-        request_id = _valid_request_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
+        request_id = valid_request_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
         g.request_id = request_id
         g.log_context = bind_log_context(request_id=request_id)
         g.log_context.__enter__()
@@ -62,10 +70,6 @@ def create_app(services: Services, door: FrontDoor | None = None) -> QuartTrio:
         context = g.pop("log_context", None)
         if context is not None:
             context.__exit__(None, None, None)
-
-    @app.post("/chatkit")
-    async def chatkit() -> Response:
-        return await handle_chatkit(services, door)
 
     @app.post("/attachments")
     async def attachment_direct_upload() -> Response:
@@ -112,10 +116,3 @@ def create_app(services: Services, door: FrontDoor | None = None) -> QuartTrio:
         return jsonify(body), 200 if ready else 503
 
     return app
-
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
-
-
-def _valid_request_id(value: str | None) -> str | None:
-    return value if value is not None and _REQUEST_ID.match(value) else None

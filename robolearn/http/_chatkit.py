@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
 
 import attrs
@@ -28,7 +28,6 @@ from chatkit.types import (
     UserMessageInput,
     is_streaming_req,
 )
-from quart import Response, request
 
 from robolearn.actors import ActorError, Replies
 from robolearn.chat import REQUEST_ADAPTER, RequestContext, parse_metadata
@@ -38,6 +37,7 @@ from robolearn.services import Services
 from robolearn.store import check_id
 
 from ._errors import HttpError, from_exception
+from ._exchange import Answer, ClientGone, Incoming
 from ._frontdoor import FrontDoor
 
 __all__ = ["handle_chatkit"]
@@ -53,51 +53,60 @@ _DIRECT = (
     InputTranscribeReq,
 )
 
+_SSE_TYPE = "text/event-stream; charset=utf-8"
 _SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # proxies must pass each event on at once
 }
 
 
-async def handle_chatkit(services: Services, door: FrontDoor) -> Response:
+async def handle_chatkit(services: Services, door: FrontDoor, incoming: Incoming) -> Answer:
+    """The answer to one ``POST /chatkit``; raises `ClientGone` if there is nobody to answer."""
     started = trio.current_time()
     kind = "unparsed"
     try:
-        user_id, parsed = await _parse(services, door)
+        user_id, parsed = await _parse(services, door, incoming)
         kind = parsed.type
         with services.tracing.span(f"chatkit {kind}", **{"chatkit.type": kind}):
-            response = await _handle(services, door, user_id, parsed, started)
+            answer = await _handle(services, door, incoming, user_id, parsed, started)
+    except ClientGone:
+        raise
     except Exception as exc:
         error = from_exception(exc)
         if error.status == 429:
             door.metrics.rate_limited.labels(error.code).inc()
-        response = error.response()
-    door.metrics.requests.labels(kind, str(response.status_code)).inc()
-    if response.mimetype != "text/event-stream":  # streams are timed when they end
+        answer = error.answer()
+    door.metrics.requests.labels(kind, str(answer.status)).inc()
+    if answer.stream is None:  # streams are timed when they end
         door.metrics.request_seconds.labels(kind).observe(trio.current_time() - started)
-    return response
+    return answer
 
 
-async def _parse(services: Services, door: FrontDoor) -> tuple[str, ChatKitReq]:
+async def _parse(services: Services, door: FrontDoor, incoming: Incoming) -> tuple[str, ChatKitReq]:
     # The body first, even when the request is refused: an unread body left on a keep-alive
     # connection stalls the next request on it.
-    body = await _read_body(services.settings.max_body_bytes)
-    user_id = await door.auth.authenticate(request.headers)
+    body = await _read_body(incoming, services.settings.max_body_bytes)
+    user_id = await door.auth.authenticate(incoming.headers)
     await door.limiter.acquire(user_id)
     parsed: ChatKitReq = REQUEST_ADAPTER.validate_json(body)
     return user_id, parsed
 
 
 async def _handle(
-    services: Services, door: FrontDoor, user_id: str, parsed: ChatKitReq, started: float
-) -> Response:
+    services: Services,
+    door: FrontDoor,
+    incoming: Incoming,
+    user_id: str,
+    parsed: ChatKitReq,
+    started: float,
+) -> Answer:
     user_info, page_context = parse_metadata(parsed.metadata)
     context = RequestContext(
         user_id=user_id,
         request_id=current_request_id() or uuid.uuid4().hex,
         user_info=user_info,
         page_context=page_context,
-        base_url=request.host_url,
+        base_url=incoming.host_url,
     )
     thread_id = getattr(parsed.params, "thread_id", None)
     if isinstance(thread_id, str):
@@ -157,11 +166,10 @@ def _check_attachment_count(services: Services, attachment_ids: list[str]) -> No
         raise HttpError(400, "too_many_attachments", f"a message may carry at most {limit}")
 
 
-async def _read_body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise HttpError(413, "payload_too_large", f"request body over {limit} bytes")
-    body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
-    if not isinstance(body, bytes) or len(body) > limit:
+async def _read_body(incoming: Incoming, limit: int) -> bytes:
+    length = incoming.content_length
+    body = None if length is not None and length > limit else await incoming.read_body(limit)
+    if body is None:
         raise HttpError(413, "payload_too_large", f"request body over {limit} bytes")
     return body
 
@@ -176,23 +184,21 @@ async def _first_reply(replies: AsyncIterator[bytes | TurnFailed]) -> bytes:
     return first
 
 
-def _sse(first: bytes, replies: Replies[bytes | TurnFailed], stack: AsyncExitStack) -> Response:
-    async def events() -> AsyncIterator[bytes]:
-        # Leaving early (client gone) only closes our end: the actor's turn goes on and
-        # persists the answer.
-        async with stack:
-            # Whatever has queued up while the last write went out goes out as one write:
-            # under load a stream then costs fewer writes, and no event waits for another.
-            yield _joined([first, *replies.ready()])
-            try:
-                async for chunk in replies:
-                    yield _joined([chunk, *replies.ready()])
-            except ActorError as exc:
-                yield from_exception(exc).sse_event()
+def _sse(first: bytes, replies: Replies[bytes | TurnFailed], stack: AsyncExitStack) -> Answer:
+    async def events() -> AsyncGenerator[bytes, None]:
+        # Whatever has queued up while the last write went out goes out as one write: under
+        # load a stream then costs fewer writes, and no event waits for another.
+        yield _joined([first, *replies.ready()])
+        try:
+            async for chunk in replies:
+                yield _joined([chunk, *replies.ready()])
+        except ActorError as exc:
+            yield from_exception(exc).sse_event()
 
-    response = Response(events(), content_type="text/event-stream", headers=_SSE_HEADERS)
-    response.timeout = None  # an answer takes as long as it takes
-    return response
+    # Released when the response is over, however it ended (a stream closed before its first
+    # chunk never runs a line of its own). Leaving early (client gone) only closes our end
+    # of the replies: the actor's turn goes on and persists the answer.
+    return Answer(200, _SSE_TYPE, stream=events(), headers=_SSE_HEADERS, release=stack.aclose)
 
 
 def _joined(chunks: list[bytes | TurnFailed]) -> bytes:
@@ -202,5 +208,5 @@ def _joined(chunks: list[bytes | TurnFailed]) -> bytes:
     )
 
 
-def _json(body: bytes) -> Response:
-    return Response(body, content_type="application/json")
+def _json(body: bytes) -> Answer:
+    return Answer(200, "application/json", body)

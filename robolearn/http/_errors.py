@@ -16,6 +16,7 @@ from quart import Response
 from robolearn.actors import ActorCrashed, ActorError, MailboxFull, SystemShuttingDown
 from robolearn.store import NotFoundError, PayloadTooLarge, StoreUnavailable
 
+from ._exchange import Answer
 from ._ratelimit import RateLimited, TooManyStreams
 
 __all__ = ["HttpError", "error_event", "from_exception"]
@@ -33,12 +34,19 @@ class HttpError(Exception):
     retry_after: float | None = None
     headers: dict[str, str] = attrs.field(factory=dict, kw_only=True)
 
-    def response(self) -> Response:
-        body = json.dumps({"error": {"code": self.code, "message": self.message}})
-        response = Response(body, status=self.status, content_type="application/json")
-        response.headers.update(self.headers)
+    def answer(self) -> Answer:
+        """The answer for the plain ASGI route (``/chatkit``)."""
+        headers = dict(self.headers)
         if self.retry_after is not None:
-            response.headers["Retry-After"] = str(max(1, round(self.retry_after)))
+            headers["Retry-After"] = str(max(1, round(self.retry_after)))
+        body = json.dumps({"error": {"code": self.code, "message": self.message}}).encode()
+        return Answer(self.status, "application/json", body, headers=headers)
+
+    def response(self) -> Response:
+        """The same answer for a Quart route."""
+        answer = self.answer()
+        response = Response(answer.body, status=answer.status, content_type=answer.content_type)
+        response.headers.update(answer.headers)
         return response
 
     def sse_event(self) -> bytes:

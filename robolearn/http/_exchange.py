@@ -1,0 +1,103 @@
+"""One HTTP request and its answer on plain ASGI: what `/chatkit` handling reads and returns.
+
+The hot route does not go through Quart (see ``_front``), so it needs its own small request
+(headers, the body read on demand) and answer (a JSON body or a stream of SSE chunks) types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+
+import attrs
+from hypercorn.typing import ASGIReceiveCallable, HTTPScope
+from werkzeug.sansio.utils import get_current_url, get_host
+
+__all__ = ["Answer", "ClientGone", "Headers", "Incoming", "valid_request_id"]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def valid_request_id(value: str | None) -> str | None:
+    """``value`` if a client's ``X-Request-ID`` is safe to log and echo, else None."""
+    return value if value is not None and _REQUEST_ID.match(value) else None
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived: there is nobody to answer."""
+
+
+class Headers:
+    """Request headers by case-insensitive name; the first of repeated ones wins."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self._values: dict[str, str] = {}
+        for name, value in raw:
+            self._values.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+
+    def get(self, key: str, default: str = "") -> str:
+        return self._values.get(key.lower(), default)
+
+    def __contains__(self, key: str) -> bool:
+        return key.lower() in self._values
+
+
+class Incoming:
+    """An ASGI HTTP request: its headers at once, its body when asked for."""
+
+    __slots__ = ("_receive", "_scope", "headers")
+
+    def __init__(self, scope: HTTPScope, receive: ASGIReceiveCallable) -> None:
+        self._scope = scope
+        self._receive = receive
+        self.headers = Headers(scope["headers"])
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get("content-length")
+        return int(value) if value.isdigit() else None
+
+    @property
+    def host_url(self) -> str:
+        """``scheme://host/``, as Quart (werkzeug) reports it for its own routes."""
+        scheme = self._scope["scheme"]
+        host = get_host(scheme, self.headers.get("host") or None, self._scope["server"])
+        return get_current_url(scheme, host)
+
+    async def read_body(self, limit: int) -> bytes | None:
+        """The whole body, or None as soon as it is longer than ``limit`` bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                raise ClientGone  # http.disconnect
+            chunk = message["body"]
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message["more_body"]:
+                return b"".join(chunks)
+
+
+async def _nothing_held() -> None:
+    return None
+
+
+@attrs.frozen
+class Answer:
+    """A response: ``body``, or ``stream`` (its chunks sent as they come, then it is closed).
+
+    ``release`` frees what a stream holds once the response is over, however it ended: a
+    stream closed before its first chunk never runs its own cleanup.
+    """
+
+    status: int
+    content_type: str
+    body: bytes = b""
+    stream: AsyncGenerator[bytes, None] | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    release: Callable[[], Awaitable[None]] = _nothing_held
