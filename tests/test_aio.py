@@ -27,6 +27,36 @@ async def test_the_batched_callback_queue_is_installed() -> None:
         # If trio-asyncio's internals moved, the bridge falls back to the stock step: fine for
         # correctness, but every figure in the benchmarks would change. Fail loudly here.
         assert type(_loop()._q_send).__name__ == "_CallbackQueue"  # type: ignore[attr-defined]
+        # And scheduling skips trio-asyncio's per-call coroutine check, as asyncio does.
+        for name in ("call_soon", "call_at", "call_later"):
+            assert "_schedule_without_checks" in getattr(_loop(), name).__qualname__
+
+
+async def test_scheduled_callbacks_get_their_arguments_and_context() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[tuple[str, str, str]] = []
+    async with _aio.open_asyncio_loop():
+        loop = _loop()
+        done = trio.Event()
+
+        def note(how: str, arg: str) -> None:
+            seen.append((how, arg, var.get()))
+
+        context = contextvars.copy_context()
+        context.run(var.set, "given")
+        loop.call_soon(note, "soon", "a", context=context)
+        loop.call_later(0.01, note, "later", "b", context=context)
+        loop.call_at(loop.time() + 0.02, note, "at", "c")
+        loop.call_later(0.03, done.set)
+        await done.wait()
+    assert seen == [("soon", "a", "given"), ("later", "b", "given"), ("at", "c", "unset")]
+
+
+async def test_scheduling_on_a_closed_loop_is_refused() -> None:
+    async with _aio.open_asyncio_loop():
+        loop = _loop()
+    with pytest.raises(RuntimeError):
+        loop.call_soon(print)
 
 
 async def test_callbacks_run_in_the_order_they_were_scheduled() -> None:
