@@ -32,6 +32,7 @@ from trio_asyncio._handles import AsyncHandle
 
 __all__ = [
     "AioStream",
+    "new_queue",
     "open_aio_stream",
     "open_asyncio_loop",
     "pending_asyncio_tasks",
@@ -289,6 +290,11 @@ async def _run_sync_in_thread_from_asyncio(fn: Callable[[], _T]) -> _T:
                 await asyncio.shield(done)
         raise
     return result.unwrap()
+
+
+def new_queue() -> asyncio.Queue[Any]:
+    """An empty unbounded ``asyncio.Queue``, for asyncio-side code that needs a fresh one."""
+    return asyncio.Queue()
 
 
 async def sleep(seconds: float) -> None:

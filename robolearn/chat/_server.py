@@ -30,8 +30,9 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
-from pydantic import TypeAdapter
+from pydantic import PrivateAttr, TypeAdapter
 
+from robolearn import _aio
 from robolearn.obs import Tracing
 
 from ._context import PageContext, RequestContext, UserInfo
@@ -139,7 +140,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         # dataclass's type hints (~0.1 ms) for the same fields every time.
         agent = copy.copy(self._agent)
         agent.instructions = build_instructions(user, page)
-        agent_context = AgentContext[RequestContext](
+        agent_context = _TurnContext(
             thread=thread,
             store=self.store,
             # Tools (the book search) see the remembered user and page as well: follow-ups
@@ -227,6 +228,16 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
                 self._update_pending_items(done, event)
                 await self.store.save_item(thread.id, done[event.item_id], context)
             yield event
+
+
+class _TurnContext(AgentContext[RequestContext]):
+    """chatkit's AgentContext with its event queue made new, not deep-copied.
+
+    chatkit declares the queue as a class-level default, which pydantic deep-copies for every
+    instance: copying a whole asyncio queue per turn was 3% of a busy server's CPU.
+    """
+
+    _events: Any = PrivateAttr(default_factory=_aio.new_queue)
 
 
 def _title(message: UserMessageItem) -> str:

@@ -20,6 +20,7 @@ from chatkit.types import (
 
 from robolearn.chat import RequestContext, RoboLearnChatKitServer, ScriptedTokensModel
 from robolearn.chat._ids import with_fresh_item_ids
+from robolearn.chat._server import _TurnContext
 from robolearn.store import PostgresStore
 
 ALICE = RequestContext(user_id="alice")
@@ -77,3 +78,16 @@ async def test_updates_after_done_are_persisted(store: PostgresStore) -> None:
     saved = await store.load_item("thr_1", "msg_a", ALICE)
     assert saved.content[0].text == "final"  # type: ignore[union-attr]
     assert done.content[0].text == "draft"  # the event sent to the reader is left alone
+
+
+def test_each_turn_context_has_its_own_empty_event_queue() -> None:
+    def make() -> _TurnContext:
+        thread = ThreadMetadata(id="thr_1", created_at=datetime.now())
+        context = RequestContext(user_id="alice")
+        return _TurnContext(thread=thread, store=None, request_context=context)  # type: ignore[arg-type]
+
+    first, second = make(), make()
+    first._events.put_nowait("event")
+    assert second._events is not first._events
+    assert second._events.empty()
+    assert first._events.get_nowait() == "event"
