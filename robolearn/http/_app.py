@@ -5,7 +5,6 @@ Routes only; every dependency comes in through Services.
 
 from __future__ import annotations
 
-import uuid
 from functools import partial
 from typing import Any
 
@@ -22,7 +21,7 @@ from ._admin import register_admin
 from ._attachments import download, upload, upload_direct
 from ._chatkit import handle_chatkit
 from ._errors import HttpError
-from ._exchange import valid_request_id
+from ._exchange import request_id_for
 from ._front import HttpFront
 from ._frontdoor import FrontDoor
 from ._page import register_page
@@ -53,9 +52,7 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
 
     @app.before_request
     async def tag_request() -> None:
-        # One id per request, in every log line and echoed back, so a user's report can be
-        # matched to the server's logs.
-        request_id = valid_request_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
+        request_id = request_id_for(request.headers.get("X-Request-ID"))
         g.request_id = request_id
         g.log_context = bind_log_context(request_id=request_id)
         g.log_context.__enter__()

@@ -7,20 +7,23 @@ The hot route does not go through Quart (see ``_front``), so it needs its own sm
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 
 import attrs
 from hypercorn.typing import ASGIReceiveCallable, HTTPScope
 from werkzeug.sansio.utils import get_current_url, get_host
 
-__all__ = ["Answer", "ClientGone", "Headers", "Incoming", "valid_request_id"]
+__all__ = ["Answer", "ClientGone", "Headers", "Incoming", "request_id_for"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
 
-def valid_request_id(value: str | None) -> str | None:
-    """``value`` if a client's ``X-Request-ID`` is safe to log and echo, else None."""
-    return value if value is not None and _REQUEST_ID.match(value) else None
+def request_id_for(header: str | None) -> str:
+    """The request's id: the client's ``X-Request-ID`` if it is safe to log and echo, else a
+    new one. One id per request, in every log line and echoed back, so a user's report can be
+    matched to the server's logs."""
+    return header if header is not None and _REQUEST_ID.match(header) else uuid.uuid4().hex
 
 
 class ClientGone(Exception):
@@ -39,9 +42,6 @@ class Headers:
 
     def get(self, key: str, default: str = "") -> str:
         return self._values.get(key.lower(), default)
-
-    def __contains__(self, key: str) -> bool:
-        return key.lower() in self._values
 
 
 class Incoming:

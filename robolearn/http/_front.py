@@ -10,7 +10,6 @@ answer gets one more task: the one that notices the client leaving.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 
@@ -26,7 +25,7 @@ from hypercorn.typing import (
 from robolearn.obs import bind_log_context
 
 from ._errors import HttpError
-from ._exchange import Answer, ClientGone, Incoming, valid_request_id
+from ._exchange import Answer, ClientGone, Incoming, request_id_for
 
 __all__ = ["CHATKIT_PATH", "HttpFront"]
 
@@ -49,9 +48,7 @@ class HttpFront:
             await self.app(scope, receive, send)
             return
         incoming = Incoming(scope, receive)
-        # One id per request, in every log line and echoed back, so a user's report can be
-        # matched to the server's logs.
-        request_id = valid_request_id(incoming.headers.get("x-request-id")) or uuid.uuid4().hex
+        request_id = request_id_for(incoming.headers.get("x-request-id"))
         with bind_log_context(request_id=request_id):
             if scope["method"] != "POST":
                 answer = HttpError(
