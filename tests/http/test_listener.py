@@ -1,4 +1,5 @@
-"""The listener: every waiting connection accepted in one scheduler round, closed ones let go."""
+"""The listener: every waiting connection accepted in one scheduler round, closed ones let go,
+writes that skip the scheduler when they can."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from hypercorn.events import Closed, RawData
 
 from robolearn.http import BurstListener, serve_app
+from robolearn.http._listener import _TCPServer
 from robolearn.serve import hypercorn_config
 
 WAITING = 50
@@ -171,3 +174,86 @@ async def test_a_connection_the_client_closed_is_let_go_at_once() -> None:
         await trio.testing.wait_all_tasks_blocked()
         assert _live_tasks() == idle
         nursery.cancel_scope.cancel()
+
+
+class _Protocol:
+    """Stands in for hypercorn's protocol: records what the connection told it."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    async def handle(self, event: object) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+def connection() -> Iterator[tuple[_TCPServer, socket.socket, _Protocol]]:
+    ours, peer = socket.socketpair()
+    stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
+    server = _TCPServer(None, hypercorn_config("127.0.0.1:0"), None, {}, stream)  # type: ignore[arg-type]
+    protocol = _Protocol()
+    server.protocol = protocol  # type: ignore[assignment]
+    yield server, peer, protocol
+    ours.close()
+    peer.close()
+
+
+def _received(peer: socket.socket, size: int) -> bytes:
+    peer.settimeout(5)
+    data = b""
+    while len(data) < size:
+        data += peer.recv(size - len(data))
+    return data
+
+
+async def test_a_write_the_socket_has_room_for_does_not_wait_for_the_scheduler(
+    connection: tuple[_TCPServer, socket.socket, _Protocol],
+) -> None:
+    server, peer, _ = connection
+    # Cancelled already: any trip through the scheduler would raise here.
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await server.protocol_send(RawData(b"event: 1\n\n"))
+        await server.protocol_send(RawData(b"event: 2\n\n"))
+    assert _received(peer, 20) == b"event: 1\n\nevent: 2\n\n"
+
+
+async def test_what_the_socket_cannot_take_at_once_follows_in_order(
+    connection: tuple[_TCPServer, socket.socket, _Protocol],
+) -> None:
+    server, peer, _ = connection
+    big = bytes(range(256)) * 8192  # 2 MiB: more than a socket buffer
+    received: list[bytes] = []
+
+    async def read_all() -> None:
+        received.append(await trio.to_thread.run_sync(_received, peer, len(big) + 5))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_all)
+        await server.protocol_send(RawData(big))
+        await server.protocol_send(RawData(b"after"))
+    assert received == [big + b"after"]
+
+
+async def test_a_write_waits_behind_one_under_way(
+    connection: tuple[_TCPServer, socket.socket, _Protocol],
+) -> None:
+    server, peer, _ = connection
+    peer.setblocking(False)
+    async with trio.open_nursery() as nursery:
+        await server.send_lock.acquire()  # an earlier write, waiting for room
+        nursery.start_soon(server.protocol_send, RawData(b"later"))
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(BlockingIOError):
+            peer.recv(10)
+        server.send_lock.release()
+    assert _received(peer, 5) == b"later"
+
+
+async def test_a_write_to_a_gone_client_closes_the_connection(
+    connection: tuple[_TCPServer, socket.socket, _Protocol],
+) -> None:
+    server, peer, protocol = connection
+    peer.close()
+    await server.protocol_send(RawData(b"nobody reads this"))
+    assert protocol.events == [Closed()]
