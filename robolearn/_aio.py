@@ -36,6 +36,7 @@ __all__ = [
     "open_aio_stream",
     "open_asyncio_loop",
     "pending_asyncio_tasks",
+    "run_aio_stream",
     "run_sync_in_thread",
     "sleep",
 ]
@@ -336,15 +337,15 @@ class AioStream(Generic[_T]):
 
 
 class _Batches(Generic[_T]):
-    """The pump's side of the channel: items pass in batches, at most one per ``hold``.
+    """The pump's side of a stream: items go to ``deliver`` in batches, at most one per ``hold``.
 
     An item that arrives ``hold`` seconds or more after the last batch went goes at once;
     later ones wait for an asyncio timer (cheap: the bridge's callback queue) and go together.
     One trio wake-up per batch instead of per item.
     """
 
-    def __init__(self, send: trio.MemorySendChannel[list[_T]], hold: float) -> None:
-        self._send = send
+    def __init__(self, deliver: Callable[[list[_T]], None], hold: float) -> None:
+        self._deliver = deliver
         self._hold = hold
         self._pending: list[_T] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -368,47 +369,75 @@ class _Batches(Generic[_T]):
         if self._pending:
             batch, self._pending = self._pending, []
             self._last = self._loop.time()
-            # If the reader left, keep going anyway so the producer finishes its work.
-            with contextlib.suppress(trio.BrokenResourceError):
-                self._send.send_nowait(batch)
+            self._deliver(batch)
+
+
+async def run_aio_stream(
+    make: Callable[[], AsyncIterator[_T]],
+    deliver: Callable[[list[_T]], None],
+    *,
+    hold: float = 0.0,
+) -> None:
+    """Run the asyncio async iterator ``make()`` in ONE asyncio task, until it ends.
+
+    Its items go to ``deliver`` in batches, in order, as they come: a plain call in the trio
+    thread, so it may hand them to trio (``send_nowait`` on a memory channel) but must not
+    block. One task, because chatkit's generators set and reset context variables across
+    their ``yield``s: driving each ``__anext__`` from a different task breaks the reset.
+
+    ``hold``: items that follow a batch within that many seconds go together (see
+    `_Batches`); the first is never held. Nothing is held past the iterator's end.
+
+    The pump never waits on the trio side, so a cancellation always lands inside the
+    iterator's own frames. That matters: chatkit persists a partial answer only when
+    ``asyncio.CancelledError`` reaches its generator. Cancelled, this returns once the
+    iterator and every task it started have finished their cleanup. The iterator's failure
+    (or ``deliver``'s) is raised as it is.
+    """
+
+    async def pump() -> None:
+        owned: set[asyncio.Task[Any]] = set()
+        _pump_tasks.set(owned)
+        batches = _Batches(deliver, hold)
+        try:
+            async for item in make():
+                batches.add(item)
+        finally:
+            try:
+                batches.flush()
+            finally:
+                await _reap(owned)
+
+    await trio_asyncio.aio_as_trio(pump)()
 
 
 @asynccontextmanager
 async def open_aio_stream(
     make: Callable[[], AsyncIterator[_T]], *, hold: float = 0.0
 ) -> AsyncIterator[AioStream[_T]]:
-    """Run the asyncio async iterator ``make()`` in ONE asyncio task; read it from trio.
+    """`run_aio_stream` with the items to read from trio: iterate the `AioStream` yielded.
 
-    One task, because chatkit's generators set and reset context variables across their
-    ``yield``s: driving each ``__anext__`` from a different task breaks the reset.
-
-    ``hold``: items that follow a handover within that many seconds are handed over together
-    (see `_Batches`); the first is never held. Nothing is held past the iterator's end.
-
-    The pump never waits on the trio side (the channel is unbounded; an answer is bounded),
-    so a cancellation always lands inside the iterator's own frames. That matters: chatkit
-    persists a partial answer only when ``asyncio.CancelledError`` reaches its generator.
-    Leaving the block early cancels the task and waits for its cleanup to finish.
+    Leaving the block early cancels the iterator and waits for its cleanup to finish. Its
+    failure is raised when the block exits.
     """
     send, receive = trio.open_memory_channel[list[_T]](math.inf)
     failure: list[Exception] = []
 
-    async def pump() -> None:
-        owned: set[asyncio.Task[Any]] = set()
-        _pump_tasks.set(owned)
-        batches = _Batches(send, hold)
+    def deliver(batch: list[_T]) -> None:
+        # If the reader left, keep going anyway so the producer finishes its work.
+        with contextlib.suppress(trio.BrokenResourceError):
+            send.send_nowait(batch)
+
+    async def run() -> None:
         try:
-            async for item in make():
-                batches.add(item)
+            await run_aio_stream(make, deliver, hold=hold)
         except Exception as exc:
             failure.append(exc)
         finally:
-            batches.flush()
             send.close()
-            await _reap(owned)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio_asyncio.aio_as_trio(pump))
+        nursery.start_soon(run)
         try:
             yield AioStream(receive)
         finally:

@@ -210,6 +210,65 @@ async def test_an_unheld_stream_hands_each_item_over_at_once(
     assert seen == [(1, 1), (2, 2), (3, 3)]
 
 
+async def test_a_run_stream_delivers_every_item_in_order_then_returns(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def every_second() -> AsyncIterator[int]:
+        for n in range(1, 6):
+            await asyncio.sleep(1)
+            yield n
+
+    delivered: list[tuple[float, list[int]]] = []
+    async with _aio.open_asyncio_loop():
+        start = trio.current_time()
+        await _aio.run_aio_stream(
+            every_second,
+            lambda batch: delivered.append((trio.current_time() - start, batch)),
+            hold=2.5,
+        )
+        assert _aio.pending_asyncio_tasks() == 0
+    assert delivered == [(1, [1]), (3.5, [2, 3]), (5, [4, 5])]
+
+
+async def test_a_run_stream_raises_the_iterators_own_failure() -> None:
+    async def failing() -> AsyncIterator[int]:
+        yield 1
+        raise LookupError("no more")
+
+    delivered: list[list[int]] = []
+    async with _aio.open_asyncio_loop():
+        with pytest.raises(LookupError, match="no more"):
+            await _aio.run_aio_stream(failing, delivered.append)
+    assert delivered == [[1]]
+
+
+async def test_a_cancelled_run_stream_returns_after_the_iterator_cleaned_up(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cleanup: list[str] = []
+
+    async def endless() -> AsyncIterator[int]:
+        n = 0
+        try:
+            while True:
+                n += 1
+                yield n
+                await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            # As chatkit does when it persists a partial answer: an await in the cleanup.
+            await asyncio.sleep(1)
+            cleanup.append("saved")
+            raise
+
+    delivered: list[int] = []
+    async with _aio.open_asyncio_loop():
+        with trio.move_on_after(3.5):
+            await _aio.run_aio_stream(endless, delivered.extend)
+        assert cleanup == ["saved"]
+        assert _aio.pending_asyncio_tasks() == 0
+    assert delivered == [1, 2, 3, 4]
+
+
 _caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
 
 

@@ -63,6 +63,16 @@ class ReplySender(Generic[E]):
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._receiver_gone = True
 
+    def send_nowait(self, event: E) -> None:
+        """`send` without waiting, for callers that cannot wait (a callback, asyncio code).
+
+        Raises `trio.WouldBlock` if a bounded reply buffer is full.
+        """
+        try:
+            self._channel.send_nowait(event)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._receiver_gone = True
+
     def _attach(self, scope: trio.CancelScope) -> None:
         """Bind the running turn's cancel scope, so `Replies.cancel` can reach it."""
         self._turn.scope = scope

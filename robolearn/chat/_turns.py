@@ -21,7 +21,7 @@ from chatkit.types import (
     is_streaming_req,
 )
 
-from robolearn._aio import open_aio_stream
+from robolearn._aio import run_aio_stream
 from robolearn.actors import ReplySender
 from robolearn.obs import Tracing, bind_log_context
 from robolearn.store import BlobStore
@@ -69,15 +69,17 @@ class ChatTurns:
     """The thread actor's behaviour: one chatkit request per turn, in mailbox order.
 
     Streaming requests run in ONE asyncio task through the bridge; their SSE chunks go to the
-    requester as they come. If the requester has gone (client disconnect), the turn still
-    runs to the end, so the answer is persisted and a reload shows it.
+    requester as they come, straight from that task into the reply channel (which must be
+    unbounded, the actor system's default: the asyncio side cannot wait for room). If the
+    requester has gone (client disconnect), the turn still runs to the end, so the answer is
+    persisted and a reload shows it.
 
     ``flush_interval``: after a write, the events of the next that many seconds go out as ONE
     write. The first event is never held back (time to first event is unchanged) and a slow
     model's deltas still go out one by one; a fast one's are grouped, which is most of what a
-    busy server spends per answer (every write is a trip through the reply channel, Quart,
-    Hypercorn and a socket send). The client sees the same events either way. 0 writes each
-    group of ready events at once.
+    busy server spends per answer (every write is a trip through the reply channel, the
+    HTTP task, Hypercorn and a socket send). The client sees the same events either way. 0
+    writes each group of ready events at once.
     """
 
     server: RoboLearnChatKitServer
@@ -134,14 +136,18 @@ class ChatTurns:
     async def _stream(self, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
         request, context = cast(StreamingReq, job.request), job.context
         assert context.receipts is not None
+        receipts = context.receipts
+
+        def forward(chunks: list[bytes]) -> None:
+            # Straight from the pump to the requester: no trip through this actor's task.
+            chunk = b"".join(chunks)
+            reply.send_nowait(chunk)
+            receipts.delivered(chunk)
+
         try:
-            async with open_aio_stream(
-                lambda: self.server.stream(request, context), hold=self.flush_interval
-            ) as events:
-                async for chunk in events:
-                    chunk = b"".join([chunk, *events.ready()])
-                    await reply.send(chunk)
-                    context.receipts.delivered(chunk)
+            await run_aio_stream(
+                lambda: self.server.stream(request, context), forward, hold=self.flush_interval
+            )
         except BaseException:
             if context.receipts.owed and not reply.receiver_gone:
                 await self._send_owed(context, reply)

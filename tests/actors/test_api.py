@@ -68,6 +68,19 @@ async def test_reply_sender_swallows_sends_after_the_reader_left() -> None:
     await reply.send(3)  # after the turn ended: dropped too
 
 
+async def test_reply_sender_sends_without_waiting_until_a_bounded_buffer_is_full() -> None:
+    reply: ReplySender[int]
+    reply, replies = open_reply_channel(2)
+    reply.send_nowait(1)
+    reply.send_nowait(2)
+    with pytest.raises(trio.WouldBlock):
+        reply.send_nowait(3)
+    assert replies.ready() == [1, 2]
+    replies.close()
+    reply.send_nowait(4)  # the reader left: dropped, as with send
+    assert reply.receiver_gone
+
+
 async def test_bounded_reply_buffer_applies_backpressure_until_reader_leaves(
     autojump_clock: MockClock,
 ) -> None:
