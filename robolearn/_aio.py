@@ -32,6 +32,7 @@ from trio_asyncio._handles import AsyncHandle
 
 __all__ = [
     "AioStream",
+    "merge_in_step",
     "new_queue",
     "open_aio_stream",
     "open_asyncio_loop",
@@ -446,6 +447,66 @@ async def open_aio_stream(
     # rather than an ExceptionGroup wrapping it.
     if failure:
         raise failure[0]
+
+
+_T1 = TypeVar("_T1")
+_T2 = TypeVar("_T2")
+
+
+async def merge_in_step(a: AsyncIterator[_T1], b: AsyncIterator[_T2]) -> AsyncIterator[_T1 | _T2]:
+    """Items of ``a`` and ``b`` as they come, until either ends: chatkit's ``_merge_generators``
+    with one task per source instead of one per item.
+
+    chatkit merges the agent's events with those its tools emit by starting a task for every
+    ``__anext__``: a task, a ``wait`` and their callbacks per streamed event. Here each source
+    has one task for the whole merge, and the same rules hold: a source is asked for its next
+    item only once its last one has been taken (so neither runs ahead of the reader), items
+    come in the order they arrived, a source's error is raised when its turn comes, and when
+    one source ends, an item the other already had is still passed on. Leaving early (error,
+    cancellation) cancels both tasks.
+    """
+    loop = asyncio.get_running_loop()
+    arrived: deque[tuple[int, outcome.Outcome[Any] | None]] = deque()  # None: it ended
+    waiting: list[asyncio.Future[None] | None] = [None]
+    asked: list[asyncio.Future[None] | None] = [None, None]
+
+    async def pull(index: int, source: AsyncIterator[Any]) -> None:
+        while True:
+            result: outcome.Outcome[Any] | None
+            try:
+                result = outcome.Value(await source.__anext__())
+            except StopAsyncIteration:
+                result = None
+            except BaseException as exc:  # CancelledError too: the reader must hear of it
+                result = outcome.Error(exc)
+            arrived.append((index, result))
+            reader = waiting[0]
+            if reader is not None and not reader.done():
+                reader.set_result(None)
+            if not isinstance(result, outcome.Value):
+                return
+            asked[index] = ask = loop.create_future()
+            await ask
+
+    pullers = [asyncio.ensure_future(pull(0, a)), asyncio.ensure_future(pull(1, b))]
+    try:
+        while True:
+            while not arrived:
+                waiting[0] = reader = loop.create_future()
+                await reader
+            index, result = arrived.popleft()
+            if result is None:
+                for _, other in arrived:
+                    if other is not None:
+                        yield other.unwrap()
+                return
+            yield result.unwrap()
+            next_please = asked[index]
+            assert next_please is not None
+            next_please.set_result(None)
+    finally:
+        for puller in pullers:
+            puller.cancel()
 
 
 async def _reap(tasks: set[asyncio.Task[Any]]) -> None:

@@ -269,6 +269,89 @@ async def test_a_cancelled_run_stream_returns_after_the_iterator_cleaned_up(
     assert delivered == [1, 2, 3, 4]
 
 
+async def _source(
+    name: str, delays: list[float], log: list[str], fail: Exception | None = None
+) -> AsyncIterator[str]:
+    try:
+        for n, delay in enumerate(delays):
+            await asyncio.sleep(delay)
+            yield f"{name}{n}"
+        if fail is not None:
+            raise fail
+    finally:
+        log.append(f"{name} closed")
+
+
+async def _merged(
+    a: AsyncIterator[str], b: AsyncIterator[str], pause_after: str = ""
+) -> list[tuple[float, str]]:
+    loop = asyncio.get_running_loop()
+    start, seen = loop.time(), []
+    async for item in _aio.merge_in_step(a, b):
+        seen.append((loop.time() - start, item))
+        if item == pause_after:
+            await asyncio.sleep(3)
+    return seen
+
+
+async def test_merge_in_step_passes_items_on_as_they_come_asking_each_source_in_turn(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    async with _aio.open_asyncio_loop():
+        seen = await trio_asyncio.aio_as_trio(_merged)(
+            _source("a", [1, 1, 5], log), _source("b", [0.5, 10], log), "a0"
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        assert _aio.pending_asyncio_tasks() == 0
+    # a1 is asked for only once a0 was taken, after the reader's pause: 4 + 1, not 1 + 1.
+    # a ending ends the merge; b1, asked for at 0.5, was due at 10.5.
+    assert seen == [(0.5, "b0"), (1, "a0"), (5, "a1"), (10, "a2")]
+    assert log == ["a closed", "b closed"]
+
+
+async def test_merge_in_step_passes_on_what_the_other_source_had_when_one_ends() -> None:
+    async def empty() -> AsyncIterator[str]:
+        return
+        yield  # an async generator that ends at once
+
+    async def ready() -> AsyncIterator[str]:
+        yield "b0"
+        yield "b1"
+
+    async with _aio.open_asyncio_loop():
+        seen = await trio_asyncio.aio_as_trio(_merged)(empty(), ready())
+    assert [item for _, item in seen] == ["b0"]
+
+
+async def test_merge_in_step_raises_a_sources_error_in_its_turn_and_stops_the_other(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    async with _aio.open_asyncio_loop():
+        with pytest.raises(LookupError, match="gone"):
+            await trio_asyncio.aio_as_trio(_merged)(
+                _source("a", [1], log, LookupError("gone")), _source("b", [2, 2], log)
+            )
+        await trio.testing.wait_all_tasks_blocked()
+        assert _aio.pending_asyncio_tasks() == 0
+    assert log == ["a closed", "b closed"]
+
+
+async def test_a_cancelled_merge_in_step_stops_both_sources(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    async with _aio.open_asyncio_loop():
+        with trio.move_on_after(2.5):
+            await trio_asyncio.aio_as_trio(_merged)(
+                _source("a", [1] * 5, log), _source("b", [10], log)
+            )
+        await trio.testing.wait_all_tasks_blocked()
+        assert _aio.pending_asyncio_tasks() == 0
+    assert sorted(log) == ["a closed", "b closed"]
+
+
 _caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
 
 

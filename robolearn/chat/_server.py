@@ -9,6 +9,7 @@ from contextlib import aclosing
 from typing import Any, cast
 
 import attrs
+import chatkit.agents
 from agents import Agent, RunConfig, Runner
 from agents.models.interface import Model
 from agents.tool import Tool
@@ -53,6 +54,19 @@ _TITLE_LENGTH = 60
 _CONTEXT_KEY = "robolearn"
 
 
+def _use_merge_in_step() -> None:
+    """Make chatkit merge its streams with `merge_in_step` (the same rules, no task per event).
+
+    Process-wide, and idempotent: chatkit looks its merge up as a module global on every
+    stream. Done when a server is built, not on import: the benchmark's baseline imports
+    this package and must stay stock chatkit.
+    """
+    if not hasattr(chatkit.agents, "_merge_generators"):
+        _log.warning("chatkit has no _merge_generators any more: its own merge stays in use")
+        return
+    chatkit.agents._merge_generators = _aio.merge_in_step
+
+
 class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
     """The tutor: history + user/page context in, a streamed cited answer out.
 
@@ -73,6 +87,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         tracing: Tracing | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
+        _use_merge_in_step()
         self._observer = observer
         self._tracing = tracing or Tracing()
         self._model = model
