@@ -18,28 +18,41 @@ from chatkit.types import (
     ThreadStreamEvent,
 )
 
-__all__ = ["with_fresh_item_ids"]
+__all__ = ["FreshItemIds", "with_fresh_item_ids"]
+
+
+class FreshItemIds:
+    """Rewrites each added item's id to a freshly minted one, and every later event about it.
+
+    A model id seen again after its item was done starts a new item with a new store id.
+    Called per event, in stream order.
+    """
+
+    def __init__(self, mint: Callable[[], str]) -> None:
+        self._mint = mint
+        self._live: dict[str, str] = {}
+
+    def __call__(self, event: ThreadStreamEvent) -> ThreadStreamEvent:
+        live = self._live
+        match event:
+            case ThreadItemAddedEvent(item=item):
+                live[item.id] = self._mint()
+                return ThreadItemAddedEvent(item=item.model_copy(update={"id": live[item.id]}))
+            case ThreadItemUpdatedEvent(item_id=item_id) if item_id in live:
+                return event.model_copy(update={"item_id": live[item_id]})
+            case ThreadItemDoneEvent(item=item) if item.id in live:
+                return ThreadItemDoneEvent(item=item.model_copy(update={"id": live.pop(item.id)}))
+            case ThreadItemReplacedEvent(item=item) if item.id in live:
+                return ThreadItemReplacedEvent(item=item.model_copy(update={"id": live[item.id]}))
+            case ThreadItemRemovedEvent(item_id=item_id) if item_id in live:
+                return ThreadItemRemovedEvent(item_id=live.pop(item_id))
+        return event
 
 
 async def with_fresh_item_ids(
     events: AsyncIterator[ThreadStreamEvent], mint: Callable[[], str]
 ) -> AsyncGenerator[ThreadStreamEvent, None]:
-    """Rewrite each added item's id to a freshly minted one, and every later event about it.
-
-    A model id seen again after its item was done starts a new item with a new store id.
-    """
-    live: dict[str, str] = {}
+    """``events`` through `FreshItemIds`."""
+    fresh = FreshItemIds(mint)
     async for event in events:
-        match event:
-            case ThreadItemAddedEvent(item=item):
-                live[item.id] = mint()
-                event = ThreadItemAddedEvent(item=item.model_copy(update={"id": live[item.id]}))
-            case ThreadItemUpdatedEvent(item_id=item_id) if item_id in live:
-                event = event.model_copy(update={"item_id": live[item_id]})
-            case ThreadItemDoneEvent(item=item) if item.id in live:
-                event = ThreadItemDoneEvent(item=item.model_copy(update={"id": live.pop(item.id)}))
-            case ThreadItemReplacedEvent(item=item) if item.id in live:
-                event = ThreadItemReplacedEvent(item=item.model_copy(update={"id": live[item.id]}))
-            case ThreadItemRemovedEvent(item_id=item_id) if item_id in live:
-                event = ThreadItemRemovedEvent(item_id=live.pop(item_id))
-        yield event
+        yield fresh(event)

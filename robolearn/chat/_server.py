@@ -37,7 +37,7 @@ from robolearn import _aio
 from robolearn.obs import Tracing
 
 from ._context import PageContext, RequestContext, UserInfo
-from ._ids import with_fresh_item_ids
+from ._ids import FreshItemIds
 from ._observe import ObservingHooks, RunObserver
 from ._prompt import build_instructions
 from ._receipts import Receipts
@@ -177,11 +177,9 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
                 AsyncGenerator[ThreadStreamEvent, None],
                 stream_agent_response(agent_context, result),
             )
-            minted = with_fresh_item_ids(
-                converted, lambda: self.store.generate_item_id("message", thread, context)
-            )
-            async with aclosing(converted), aclosing(minted):
-                async for event in self._persist_late_updates(minted, thread, context):
+            fresh = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
+            async with aclosing(converted):
+                async for event in self._persist_late_updates(converted, thread, context, fresh):
                     yield event
         finally:
             # Without this the model run goes on after the reader is gone (cancel, disconnect).
@@ -230,10 +228,16 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         events: AsyncIterator[ThreadStreamEvent],
         thread: ThreadMetadata,
         context: RequestContext,
+        rewrite: Callable[[ThreadStreamEvent], ThreadStreamEvent] = lambda event: event,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        """Save updates to items that are already done; chatkit only persists done events."""
+        """Save updates to items that are already done; chatkit only persists done events.
+
+        ``rewrite`` is applied to each event first (fresh item ids): in this loop rather than
+        a generator of its own, which would be one more hop for every streamed event.
+        """
         done: dict[str, ThreadItem] = {}
         async for event in events:
+            event = rewrite(event)
             if isinstance(event, ThreadItemDoneEvent):
                 done[event.item.id] = event.item
             elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id in done:
