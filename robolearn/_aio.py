@@ -32,6 +32,7 @@ from trio_asyncio._handles import AsyncHandle
 
 __all__ = [
     "AioStream",
+    "loop_time",
     "merge_in_step",
     "new_queue",
     "open_aio_stream",
@@ -302,6 +303,11 @@ def new_queue() -> asyncio.Queue[Any]:
 async def sleep(seconds: float) -> None:
     """``asyncio.sleep`` for asyncio-side code (models running inside the Agents SDK)."""
     await asyncio.sleep(seconds)
+
+
+def loop_time() -> float:
+    """The running asyncio loop's clock (trio's, under the bridge), for asyncio-side code."""
+    return asyncio.get_running_loop().time()
 
 
 class AioStream(Generic[_T]):

@@ -34,9 +34,9 @@ def _install_asyncio_only_bridge() -> None:
 
     The real module imports trio_asyncio, and importing trio_asyncio installs an event-loop
     policy under which even ``asyncio.run`` runs on a trio-backed loop: the baseline would
-    silently not be plain asyncio. The model only needs ``sleep``, the chat module
-    ``new_queue`` (at import), the store helpers ``run_sync_in_thread`` (imported, never
-    called here).
+    silently not be plain asyncio. The model only needs ``sleep`` and ``loop_time``, the chat
+    module ``new_queue`` (at import), the store helpers ``run_sync_in_thread`` (imported,
+    never called here).
     """
 
     async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
@@ -47,6 +47,7 @@ def _install_asyncio_only_bridge() -> None:
 
     stub = types.ModuleType("robolearn._aio")
     stub.sleep = asyncio.sleep  # type: ignore[attr-defined]
+    stub.loop_time = lambda: asyncio.get_running_loop().time()  # type: ignore[attr-defined]
     stub.new_queue = asyncio.Queue  # type: ignore[attr-defined]
     stub.run_sync_in_thread = run_sync_in_thread  # type: ignore[attr-defined]
     for name in ("AioStream", "open_aio_stream", "open_asyncio_loop", "pending_asyncio_tasks"):

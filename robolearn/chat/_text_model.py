@@ -105,7 +105,13 @@ class ScriptedTokensModel(TextStreamModel):
     """Deterministic answers for load tests: ``answer to: <user text>`` then filler tokens.
 
     The echoed user text lets a load generator check from outside that each answer belongs
-    to the message it followed; ``delay`` spaces the deltas like a real model's.
+    to the message it followed.
+
+    ``delay`` sets the model's pace as a real one has it: token n is ready ``n * delay``
+    seconds after the first, however busy the reader is. A reader that comes late finds the
+    tokens that came due meanwhile, and gets them back to back, as a real model's stream
+    delivers what piled up in the socket. (Sleeping ``delay`` after each token instead would
+    let a busy server slow the model down with it.)
     """
 
     def __init__(self, tokens: int = 50, delay: float = 0.005) -> None:
@@ -116,9 +122,13 @@ class ScriptedTokensModel(TextStreamModel):
         self, system_instructions: str | None, input: str | list[TResponseInputItem]
     ) -> AsyncIterator[str]:
         yield f"answer to: {last_user_text(input)}"
+        due = _aio.loop_time()
         for n in range(1, self._tokens):
             if self._delay > 0:
-                await _aio.sleep(self._delay)
+                due += self._delay
+                wait = due - _aio.loop_time()
+                if wait > 0:
+                    await _aio.sleep(wait)
             yield f" t{n}"
 
 
