@@ -7,7 +7,7 @@ import contextvars
 import gc
 import threading
 import types
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import trio
@@ -178,18 +178,24 @@ async def test_waiting_for_a_timer_already_due_returns_at_once() -> None:
         await queue._wait_for_work()
 
 
-async def test_a_held_stream_hands_items_over_in_batches_and_never_holds_the_end(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    async def every_second() -> AsyncIterator[int]:
-        for n in range(1, 11):
+def _every_second(last: int) -> Callable[[], AsyncIterator[int]]:
+    """A stream of 1, 2, ... ``last``, one item a second."""
+
+    async def items() -> AsyncIterator[int]:
+        for n in range(1, last + 1):
             await asyncio.sleep(1)
             yield n
 
+    return items
+
+
+async def test_a_held_stream_hands_items_over_in_batches_and_never_holds_the_end(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     groups: list[tuple[float, list[int]]] = []
     async with _aio.open_asyncio_loop():
         start = trio.current_time()
-        async with _aio.open_aio_stream(every_second, hold=3.25) as stream:
+        async with _aio.open_aio_stream(_every_second(10), hold=3.25) as stream:
             async for first in stream:
                 groups.append((trio.current_time() - start, [first, *stream.ready()]))
     assert groups == [(1, [1]), (4.25, [2, 3, 4]), (7.5, [5, 6, 7]), (10, [8, 9, 10])]
@@ -198,14 +204,9 @@ async def test_a_held_stream_hands_items_over_in_batches_and_never_holds_the_end
 async def test_an_unheld_stream_hands_each_item_over_at_once(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async def every_second() -> AsyncIterator[int]:
-        for n in range(1, 4):
-            await asyncio.sleep(1)
-            yield n
-
     async with _aio.open_asyncio_loop():
         start = trio.current_time()
-        async with _aio.open_aio_stream(every_second) as stream:
+        async with _aio.open_aio_stream(_every_second(3)) as stream:
             seen = [(trio.current_time() - start, item) async for item in stream]
     assert seen == [(1, 1), (2, 2), (3, 3)]
 
@@ -213,16 +214,11 @@ async def test_an_unheld_stream_hands_each_item_over_at_once(
 async def test_a_run_stream_delivers_every_item_in_order_then_returns(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async def every_second() -> AsyncIterator[int]:
-        for n in range(1, 6):
-            await asyncio.sleep(1)
-            yield n
-
     delivered: list[tuple[float, list[int]]] = []
     async with _aio.open_asyncio_loop():
         start = trio.current_time()
         await _aio.run_aio_stream(
-            every_second,
+            _every_second(5),
             lambda batch: delivered.append((trio.current_time() - start, batch)),
             hold=2.5,
         )
