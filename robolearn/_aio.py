@@ -508,8 +508,9 @@ async def merge_in_step(a: AsyncIterator[_T1], b: AsyncIterator[_T2]) -> AsyncIt
                 return
             yield result.unwrap()
             next_please = asked[index]
-            assert next_please is not None
-            next_please.set_result(None)
+            # Done already only if its task was cancelled from outside (the pump's reaping).
+            if next_please is not None and not next_please.done():
+                next_please.set_result(None)
     finally:
         for puller in pullers:
             puller.cancel()
