@@ -258,13 +258,17 @@ async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
     abandoned on cancellation: a write that started finishes before the caller sees it.
     """
     if sniffio.current_async_library() == "asyncio":
-        # No bound in a loop not opened by open_asyncio_loop.
-        async with _thread_slots.get() or contextlib.nullcontext():
-            return await _run_sync_in_thread_from_asyncio(fn)
+        slots = _thread_slots.get()
+        if slots is None:  # no bound in a loop not opened by open_asyncio_loop
+            return await _run_sync_in_thread_from_asyncio(fn, lambda: None)
+        await slots.acquire()
+        return await _run_sync_in_thread_from_asyncio(fn, slots.release)
     return await trio.to_thread.run_sync(fn)
 
 
-async def _run_sync_in_thread_from_asyncio(fn: Callable[[], _T]) -> _T:
+async def _run_sync_in_thread_from_asyncio(
+    fn: Callable[[], _T], finished: Callable[[], None]
+) -> _T:
     # Not loop.run_in_executor: trio-asyncio runs that as a trio task behind an asyncio
     # future, and each call leaves a reference cycle (handle, cancel closure, future, the
     # query's arguments and result) that only a full collection frees; at three queries a
@@ -276,6 +280,9 @@ async def _run_sync_in_thread_from_asyncio(fn: Callable[[], _T]) -> _T:
     context = contextvars.copy_context()
 
     def settle(result: outcome.Outcome[_T]) -> None:
+        # The thread is done, so its slot is free now, not once the caller has resumed: on a
+        # busy server that is a few scheduler rounds later, and queries queued for slots.
+        finished()
         if not done.done():
             done.set_result(result)
 
@@ -284,7 +291,11 @@ async def _run_sync_in_thread_from_asyncio(fn: Callable[[], _T]) -> _T:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, result)
 
-    trio.lowlevel.start_thread_soon(lambda: context.run(fn), deliver)
+    try:
+        trio.lowlevel.start_thread_soon(lambda: context.run(fn), deliver)
+    except BaseException:
+        finished()
+        raise
     try:
         result = await asyncio.shield(done)
     except asyncio.CancelledError:
