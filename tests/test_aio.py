@@ -449,3 +449,25 @@ async def test_asyncio_side_thread_calls_are_bounded() -> None:
         with trio.fail_after(10):
             await trio_asyncio.aio_as_trio(many)()
     assert most == _aio.THREAD_SLOTS
+
+
+async def test_a_thread_calls_slot_is_freed_when_the_thread_is_done_not_when_its_caller_runs() -> (
+    None
+):
+    # On a busy server the caller resumes a few scheduler rounds after its result came back;
+    # holding the slot until then made other queries queue for slots.
+    freed_in: list[object] = []
+
+    class Slots(asyncio.Semaphore):
+        def release(self) -> None:
+            freed_in.append(asyncio.current_task())
+            super().release()
+
+    async def call() -> None:
+        _aio._thread_slots.set(Slots(1))
+        await _aio.run_sync_in_thread(lambda: None)
+
+    async with _aio.open_asyncio_loop():
+        with trio.fail_after(5):
+            await trio_asyncio.aio_as_trio(call)()
+    assert freed_in == [None]  # in the callback that hands the result back, not in the task
