@@ -451,9 +451,7 @@ async def test_asyncio_side_thread_calls_are_bounded() -> None:
     assert most == _aio.THREAD_SLOTS
 
 
-async def test_a_thread_calls_slot_is_freed_when_the_thread_is_done_not_when_its_caller_runs() -> (
-    None
-):
+async def test_a_thread_calls_slot_is_freed_once_the_thread_is_done() -> None:
     # On a busy server the caller resumes a few scheduler rounds after its result came back;
     # holding the slot until then made other queries queue for slots.
     freed_in: list[object] = []
