@@ -484,7 +484,7 @@ async def merge_in_step(a: AsyncIterator[_T1], b: AsyncIterator[_T2]) -> AsyncIt
     """
     loop = asyncio.get_running_loop()
     arrived: deque[tuple[int, outcome.Outcome[Any] | None]] = deque()  # None: it ended
-    waiting: list[asyncio.Future[None] | None] = [None]
+    waiting: asyncio.Future[None] | None = None  # the reader's, while it waits for an item
     asked: list[asyncio.Future[None] | None] = [None, None]
 
     async def pull(index: int, source: AsyncIterator[Any]) -> None:
@@ -497,9 +497,8 @@ async def merge_in_step(a: AsyncIterator[_T1], b: AsyncIterator[_T2]) -> AsyncIt
             except BaseException as exc:  # CancelledError too: the reader must hear of it
                 result = outcome.Error(exc)
             arrived.append((index, result))
-            reader = waiting[0]
-            if reader is not None and not reader.done():
-                reader.set_result(None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
             if not isinstance(result, outcome.Value):
                 return
             asked[index] = ask = loop.create_future()
@@ -509,8 +508,8 @@ async def merge_in_step(a: AsyncIterator[_T1], b: AsyncIterator[_T2]) -> AsyncIt
     try:
         while True:
             while not arrived:
-                waiting[0] = reader = loop.create_future()
-                await reader
+                waiting = loop.create_future()
+                await waiting
             index, result = arrived.popleft()
             if result is None:
                 for _, other in arrived:

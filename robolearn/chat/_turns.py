@@ -149,7 +149,7 @@ class ChatTurns:
                 lambda: self.server.stream(request, context), forward, hold=self.flush_interval
             )
         except BaseException:
-            if context.receipts.owed and not reply.receiver_gone:
+            if receipts.owed and not reply.receiver_gone:
                 await self._send_owed(context, reply)
             raise
 
