@@ -20,7 +20,7 @@ import heapq
 import logging
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
@@ -38,9 +38,12 @@ __all__ = [
     "open_aio_stream",
     "open_asyncio_loop",
     "pending_asyncio_tasks",
+    "run_aio",
     "run_aio_stream",
     "run_sync_in_thread",
     "sleep",
+    "spawn",
+    "wait_at_most",
 ]
 
 _T = TypeVar("_T")
@@ -304,6 +307,28 @@ async def _run_sync_in_thread_from_asyncio(
                 await asyncio.shield(done)
         raise
     return result.unwrap()
+
+
+async def run_aio(fn: Callable[[], Awaitable[_T]]) -> _T:
+    """Await the asyncio coroutine ``fn()`` from trio code (e.g. closing an asyncio client)."""
+    result: _T = await trio_asyncio.aio_as_trio(fn)()
+    return result
+
+
+def spawn(coroutine: Awaitable[_T]) -> Awaitable[_T]:
+    """Start ``coroutine`` as an asyncio task, from asyncio-side code, to await it later.
+
+    Started under a stream pump, it ends with the pump at the latest (see `_reap`).
+    """
+    return asyncio.ensure_future(coroutine)
+
+
+async def wait_at_most(seconds: float, awaitable: Awaitable[_T]) -> _T | None:
+    """``awaitable``'s result, or None (and it cancelled) if it takes over ``seconds``."""
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        return None
 
 
 def new_queue() -> asyncio.Queue[Any]:

@@ -22,6 +22,8 @@ _T = TypeVar("_T")
 AuthMode = Literal["jwt", "dev"]
 LogFormat = Literal["json", "text"]
 ModelChoice = Literal["auto", "local", "scripted", "openai"]
+OpenAIApi = Literal["auto", "chat_completions", "responses"]
+DisconnectPolicy = Literal["cancel", "finish"]
 
 
 class ConfigError(ValueError):
@@ -59,6 +61,16 @@ class Settings:
     openai_api_key: str | None = attrs.field(default=None, repr=False)
     openai_base_url: str | None = None
     openai_model: str = "gpt-4.1-mini"
+    # Which provider API: auto = Chat Completions with OPENAI_BASE_URL, else Responses.
+    openai_api: OpenAIApi = "auto"
+    # Seconds without a byte from the provider before its answer is given up; and how many
+    # times a request that failed before its answer started is sent again.
+    model_timeout: float = 60.0
+    model_retries: int = 2
+    # Dictation (input.transcribe) through the provider; off (501) when unset.
+    transcription_model: str | None = None
+    # A client that closes a streaming answer (Stop, a reload) cancels the model run, or not.
+    on_disconnect: DisconnectPolicy = "cancel"
     scripted_tokens: int = 50
     scripted_delay_ms: float = 5.0
     max_body_bytes: int = 1 << 20
@@ -121,6 +133,21 @@ class Settings:
             openai_api_key=reader.text("OPENAI_API_KEY"),
             openai_base_url=reader.text("OPENAI_BASE_URL"),
             openai_model=reader.text("ROBOLEARN_OPENAI_MODEL") or "gpt-4.1-mini",
+            openai_api=cast(
+                OpenAIApi,
+                reader.parse(
+                    "ROBOLEARN_OPENAI_API",
+                    _choice("auto", "chat_completions", "responses"),
+                    "auto",
+                ),
+            ),
+            model_timeout=reader.parse("ROBOLEARN_MODEL_TIMEOUT", _float_in(0.1, 3_600.0), 60.0),
+            model_retries=reader.parse("ROBOLEARN_MODEL_RETRIES", _int_in(0, 10), 2),
+            transcription_model=reader.text("ROBOLEARN_TRANSCRIPTION_MODEL"),
+            on_disconnect=cast(
+                DisconnectPolicy,
+                reader.parse("ROBOLEARN_ON_DISCONNECT", _choice("cancel", "finish"), "cancel"),
+            ),
             scripted_tokens=reader.parse("ROBOLEARN_SCRIPTED_TOKENS", _int_in(1, 100_000), 50),
             scripted_delay_ms=reader.parse(
                 "ROBOLEARN_SCRIPTED_DELAY_MS", _float_in(0.0, 60_000.0), 5.0
@@ -151,8 +178,8 @@ class Settings:
         )
         if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
             raise ConfigError("ROBOLEARN_JWT_SECRET must be at least 32 characters")
-        if settings.model == "openai" and not settings.openai_api_key:
-            raise ConfigError("ROBOLEARN_MODEL=openai needs OPENAI_API_KEY")
+        if settings.model == "openai" and not settings.uses_provider:
+            raise ConfigError("ROBOLEARN_MODEL=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
         if settings.embedding_model and not settings.openai_api_key:
             raise ConfigError(
                 "ROBOLEARN_EMBEDDING_MODEL needs OPENAI_API_KEY (any value for a server "
@@ -164,6 +191,11 @@ class Settings:
                 f"ROBOLEARN_DB_POOL_MAX ({settings.db_pool_max})"
             )
         return settings
+
+    @property
+    def uses_provider(self) -> bool:
+        """True when a model provider is configured: OpenAI (a key) or a compatible server."""
+        return bool(self.openai_api_key or self.openai_base_url)
 
     def describe(self) -> dict[str, str]:
         """The settings as text for the boot log, with secrets masked."""

@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import cast
 
 import attrs
+import trio
+from agents import RunConfig
 from agents.models.interface import Model
 from chatkit.store import Store
+from openai import AsyncOpenAI
 
-from robolearn._aio import open_asyncio_loop
+from robolearn._aio import open_asyncio_loop, run_aio
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import (
     CoalescingModel,
@@ -21,8 +25,15 @@ from robolearn.chat import (
     RoboLearnChatKitServer,
     search_tool,
 )
-from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore, BlobConverter
-from robolearn.chat._models import build_model
+from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore
+from robolearn.chat._model_input import ModelInputConverter
+from robolearn.chat._models import (
+    ProviderTranscriber,
+    build_model,
+    probe_provider,
+    provider_client,
+)
+from robolearn.chat._titles import ModelTitler
 from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, TurnFailed
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
@@ -92,7 +103,15 @@ async def open_services(
                     if settings.embedding_model
                     else None
                 )
-                chosen = model or build_model(settings, local=LocalTutorModel())
+                client = provider_client(settings) if model is None else None
+                chosen = model or build_model(settings, client, local=LocalTutorModel())
+                # Titles from the provider's model; the offline and scripted ones keep the
+                # first words of the first message.
+                titler = (
+                    ModelTitler(chosen, RunConfig(tracing_disabled=True))
+                    if client is not None
+                    else None
+                )
                 if settings.stream_flush_ms:
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
                 metrics = Metrics()
@@ -108,9 +127,16 @@ async def open_services(
                     attachments,
                     model=chosen,
                     tools=[search_tool(lambda: textbook.current, vectors)],
-                    converter_for=lambda context: BlobConverter(blobs, context),
+                    converter_for=lambda context: ModelInputConverter(blobs, context),
                     observer=metrics,
                     tracing=tracing,
+                    titler=titler,
+                    allow_cancel=settings.on_disconnect == "cancel",
+                    transcriber=(
+                        ProviderTranscriber(client, settings.transcription_model)
+                        if client is not None and settings.transcription_model
+                        else None
+                    ),
                 )
                 checks = RequestChecks(thread_store, blobs)
                 turns = ChatTurns(
@@ -128,9 +154,13 @@ async def open_services(
                     shutdown_grace=min(2.0, settings.shutdown_grace),
                 )
                 async with (
+                    _closing_client(client),
                     textbook.running(settings.rag_refresh_seconds),
                     open_actor_system(turns, actor_settings) as actors,
+                    trio.open_nursery() as nursery,
                 ):
+                    if client is not None:
+                        nursery.start_soon(partial(probe_provider, client))
                     yield Services(
                         settings=settings,
                         store=store,
@@ -142,6 +172,18 @@ async def open_services(
                         metrics=metrics,
                         tracing=tracing,
                     )
+                    nursery.cancel_scope.cancel()
     finally:
         if owned:
             tracing.shutdown()  # flush the spans of the last requests
+
+
+@asynccontextmanager
+async def _closing_client(client: AsyncOpenAI | None) -> AsyncIterator[None]:
+    """Close the provider client's connections (asyncio code) when the server stops."""
+    try:
+        yield
+    finally:
+        if client is not None:
+            with trio.CancelScope(shield=True):
+                await run_aio(client.close)

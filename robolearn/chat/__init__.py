@@ -8,6 +8,7 @@ from ._coalesce import CoalescingModel
 from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
 from ._local_model import LocalTutorModel
 from ._memo import MemoStore, ThreadMemo
+from ._models import NotConfigured
 from ._server import REQUEST_ADAPTER, RoboLearnChatKitServer
 from ._text_model import ScriptedTokensModel, TextStreamModel
 from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
@@ -19,6 +20,7 @@ __all__ = [
     "LocalTutorModel",
     "MemoStore",
     "MetadataError",
+    "NotConfigured",
     "PageContext",
     "RequestContext",
     "RoboLearnChatKitServer",

@@ -1,13 +1,11 @@
-"""Attachments: two-phase uploads to this server, and their conversion into model input."""
+"""Attachments: two-phase uploads to this server (made into model input by ``_model_input``)."""
 
 from __future__ import annotations
 
-import base64
 import secrets
 import uuid
 
 import attrs
-from chatkit.agents import ThreadItemConverter
 from chatkit.store import AttachmentStore
 from chatkit.types import (
     Attachment,
@@ -16,14 +14,13 @@ from chatkit.types import (
     FileAttachment,
     ImageAttachment,
 )
-from openai.types.responses import ResponseInputContentParam
 from pydantic import AnyUrl
 
 from robolearn.store import BlobStore
 
 from ._context import RequestContext
 
-__all__ = ["AttachmentLimits", "AttachmentRejected", "BlobAttachmentStore", "BlobConverter"]
+__all__ = ["AttachmentLimits", "AttachmentRejected", "BlobAttachmentStore"]
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 FILE_TYPES = frozenset(
@@ -94,20 +91,3 @@ class BlobAttachmentStore(AttachmentStore[RequestContext]):
     def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
         # chatkit's default carries 8 hex digits; these ids are global, so make them long.
         return f"atc_{uuid.uuid4().hex}"
-
-
-@attrs.frozen
-class BlobConverter(ThreadItemConverter):
-    """Thread items to model input; attachments become data URLs of their uploaded bytes."""
-
-    blobs: BlobStore
-    context: RequestContext
-
-    async def attachment_to_message_content(
-        self, attachment: Attachment
-    ) -> ResponseInputContentParam:
-        blob = await self.blobs.load(attachment.id, context=self.context)
-        data_url = f"data:{blob.mime_type};base64,{base64.b64encode(blob.data).decode()}"
-        if isinstance(attachment, ImageAttachment):
-            return {"type": "input_image", "image_url": data_url, "detail": "auto"}
-        return {"type": "input_file", "file_data": data_url, "filename": attachment.name}

@@ -13,7 +13,8 @@ already reached.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 from chatkit.store import Store
@@ -93,6 +94,24 @@ class ThreadMemo:
             self.items = [item for item in self.items if item.id != item_id]
 
 
+@runtime_checkable
+class ThreadMerging(Protocol):
+    """What `MemoStore` needs of its store besides chatkit's ``Store``."""
+
+    async def merge_thread(
+        self,
+        thread_id: str,
+        changes: Mapping[str, Any],
+        expected: Mapping[str, Any] | None,
+        context: RequestContext,
+    ) -> ThreadMetadata: ...
+
+
+def _fields(thread: ThreadMetadata) -> dict[str, Any]:
+    # A full Thread carries its items; only the metadata is the thread's row.
+    return ThreadMetadata.model_validate(thread, from_attributes=True).model_dump(mode="json")
+
+
 class MemoStore(Store[RequestContext]):
     """A store that serves a thread's actor from its memo and writes through to ``inner``.
 
@@ -103,7 +122,10 @@ class MemoStore(Store[RequestContext]):
     """
 
     def __init__(self, inner: Store[RequestContext]) -> None:
+        if not isinstance(inner, ThreadMerging):
+            raise TypeError("MemoStore needs a store with merge_thread (PostgresStore has it)")
         self._inner = inner
+        self._merging = inner
 
     def _memo(self, thread_id: str, context: RequestContext) -> ThreadMemo | None:
         memo = context.memo
@@ -149,9 +171,34 @@ class MemoStore(Store[RequestContext]):
         if context.receipts is not None and thread.id == context.new_thread_id:
             context.receipts.writing(thread)
         memo = self._memo(thread.id, context)
-        await self._write(
-            memo, self._inner.save_thread(thread, context), lambda m: m.saved_thread(thread)
-        )
+        base = memo.thread if memo is not None else None
+        if base is None:
+            # A new thread, or a request outside a turn: the thread as it is.
+            await self._write(
+                memo, self._inner.save_thread(thread, context), lambda m: m.saved_thread(thread)
+            )
+            return
+        # Within a turn, only what the turn changed, and only where nobody else changed it
+        # meanwhile: a rename (which does not wait for the turn) must survive the turn.
+        old, new = _fields(base), _fields(thread)
+        changes = {name: value for name, value in new.items() if old.get(name) != value}
+        if not changes:
+            return
+        merged: list[ThreadMetadata] = []
+
+        async def merge() -> None:
+            merged.append(
+                await self._merging.merge_thread(
+                    thread.id, changes, {name: old.get(name) for name in changes}, context
+                )
+            )
+
+        await self._write(memo, merge(), lambda m: m.saved_thread(merged[0]))
+        # The turn goes on with (and reports, in thread.updated) the thread as stored.
+        for name in ThreadMetadata.model_fields:
+            stored = getattr(merged[0], name)
+            if getattr(thread, name) != stored:
+                setattr(thread, name, stored)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         memo = self._memo(thread_id, context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, cast
 
@@ -17,19 +17,20 @@ from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_respo
 from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
+    AudioInput,
     ChatKitReq,
-    HiddenContextItem,
     NonStreamingReq,
-    SDKHiddenContextItem,
     StreamingReq,
+    StreamOptions,
     ThreadCreatedEvent,
     ThreadItem,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
+    ThreadsUpdateReq,
+    TranscriptionResult,
     UserMessageItem,
-    UserMessageTextContent,
 )
 from pydantic import PrivateAttr, TypeAdapter
 
@@ -37,10 +38,14 @@ from robolearn import _aio
 from robolearn.obs import Tracing
 
 from ._context import PageContext, RequestContext, UserInfo
+from ._failures import as_stream_error
 from ._ids import FreshItemIds
+from ._memo import ThreadMerging
+from ._models import NotConfigured
 from ._observe import ObservingHooks, RunObserver
 from ._prompt import build_instructions
 from ._receipts import Receipts
+from ._titles import first_words_title
 
 __all__ = ["REQUEST_ADAPTER", "RoboLearnChatKitServer"]
 
@@ -50,7 +55,9 @@ _log = logging.getLogger("robolearn.chat")
 REQUEST_ADAPTER = TypeAdapter[ChatKitReq](ChatKitReq)
 
 _HISTORY_LIMIT = 10
-_TITLE_LENGTH = 60
+# How long a finished first answer waits for the model's title before the first-words one
+# stays: titles are short, and usually ready before the answer is.
+_TITLE_WAIT = 5.0
 _CONTEXT_KEY = "robolearn"
 
 
@@ -85,10 +92,16 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         history_limit: int = _HISTORY_LIMIT,
         observer: RunObserver | None = None,
         tracing: Tracing | None = None,
+        titler: Callable[[UserMessageItem], Awaitable[str | None]] | None = None,
+        allow_cancel: bool = True,
+        transcriber: Callable[[AudioInput], Awaitable[str]] | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         _use_merge_in_step()
         self._observer = observer
+        self._titler = titler
+        self._allow_cancel = allow_cancel
+        self._transcriber = transcriber
         self._tracing = tracing or Tracing()
         self._model = model
         self._tools = list(tools)
@@ -112,6 +125,13 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
 
     async def answer(self, request: NonStreamingReq, context: RequestContext) -> bytes:
         """JSON bytes for a non-streaming request (plain store calls: safe from trio)."""
+        if isinstance(request, ThreadsUpdateReq) and isinstance(self.store, ThreadMerging):
+            # Renames do not wait for a running turn; set the title alone, so neither
+            # undoes the other's changes (chatkit would save the whole thread it read).
+            thread = await self.store.merge_thread(
+                request.params.thread_id, {"title": request.params.title}, None, context
+            )
+            return self._serialize(self._to_thread_response(thread))
         return await self._process_non_streaming(request, context)
 
     async def owed_events(self, receipts: Receipts, context: RequestContext) -> bytes:
@@ -135,6 +155,21 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             chunks.append(b"data: " + self._serialize(event) + b"\n\n")
         return b"".join(chunks)
 
+    async def transcribe(
+        self, audio_input: AudioInput, context: RequestContext
+    ) -> TranscriptionResult:
+        if self._transcriber is None:
+            raise NotConfigured(
+                "dictation is not configured on this server (it needs a model provider and "
+                "ROBOLEARN_TRANSCRIPTION_MODEL)"
+            )
+        return TranscriptionResult(text=await self._transcriber(audio_input))
+
+    def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
+        # The widget shows Stop only when closing the stream stops the answer: with
+        # ROBOLEARN_ON_DISCONNECT=finish it would not.
+        return StreamOptions(allow_cancel=self._allow_cancel)
+
     # -- the tutor -----------------------------------------------------------------------------
 
     async def respond(
@@ -144,8 +179,12 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         user, page = self._remember_context(thread, context)
+        pending_title: Awaitable[str | None] | None = None
         if thread.title is None and input_user_message is not None:
-            thread.title = _title(input_user_message)
+            thread.title = first_words_title(input_user_message)
+            if self._titler is not None:
+                # Written while the answer streams, so it never delays the answer.
+                pending_title = _aio.spawn(self._titler(input_user_message))
         history = await self._history(thread, input_user_message, context)
         _log.info("running the tutor with %d history items", len(history))
         new = [input_user_message] if input_user_message is not None else []
@@ -181,6 +220,12 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             async with aclosing(converted):
                 async for event in self._persist_late_updates(converted, thread, context, fresh):
                     yield event
+            if pending_title is not None:
+                # chatkit saves the changed thread and sends thread.updated after this.
+                thread.title = await _aio.wait_at_most(_TITLE_WAIT, pending_title) or thread.title
+        except Exception as exc:
+            # chatkit would end the answer with an error event that says nothing.
+            raise as_stream_error(exc) from exc
         finally:
             # Without this the model run goes on after the reader is gone (cancel, disconnect).
             result.cancel()
@@ -195,11 +240,9 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             thread.id, None, self._history_limit + 1, "desc", context
         )
         skip = current.id if current is not None else None
-        items = [
-            item
-            for item in page.data
-            if item.id != skip and not isinstance(item, HiddenContextItem | SDKHiddenContextItem)
-        ]
+        # Hidden context stays: chatkit's "the user cancelled" note is what keeps the next
+        # answer from continuing a stopped one.
+        items = [item for item in page.data if item.id != skip]
         return list(reversed(items[: self._history_limit]))
 
     def _remember_context(
@@ -257,16 +300,6 @@ class _TurnContext(AgentContext[RequestContext]):
     """
 
     _events: Any = PrivateAttr(default_factory=_aio.new_queue)
-
-
-def _title(message: UserMessageItem) -> str:
-    text = " ".join(
-        part.text for part in message.content if isinstance(part, UserMessageTextContent)
-    ).strip()
-    text = " ".join(text.split())
-    if len(text) > _TITLE_LENGTH:
-        text = text[: _TITLE_LENGTH - 1].rstrip() + "…"
-    return text or "New conversation"
 
 
 def _maybe(model: type[UserInfo] | type[PageContext], value: object) -> Any:

@@ -1,8 +1,9 @@
 """``POST /chatkit``: parse, authorise, route to the thread's actor or the store, answer.
 
-Routing: reads (``threads.list``, ``threads.get_by_id``, ``items.list``) and attachment
-requests go straight to the store and run concurrently; every request that changes a thread
-goes through that thread's actor, so one thread's requests are applied strictly in order.
+Routing: reads (``threads.list``, ``threads.get_by_id``, ``items.list``), renames, feedback
+and attachment requests go straight to the store and run concurrently, never behind a running
+answer; every other request that changes a thread goes through that thread's actor, so one
+thread's requests are applied strictly in order.
 Streaming answers start only after the first event exists, so anything that fails before
 it (unknown thread, full mailbox, database down) still gets a proper 4xx/5xx JSON answer.
 """
@@ -21,10 +22,12 @@ from chatkit.types import (
     AttachmentsDeleteReq,
     ChatKitReq,
     InputTranscribeReq,
+    ItemsFeedbackReq,
     ItemsListReq,
     ThreadsCreateReq,
     ThreadsGetByIdReq,
     ThreadsListReq,
+    ThreadsUpdateReq,
     UserMessageInput,
     is_streaming_req,
 )
@@ -44,10 +47,14 @@ __all__ = ["handle_chatkit"]
 
 _log = logging.getLogger("robolearn.http")
 
+# Never queued behind a thread's running answer: reads, and housekeeping that a turn cannot
+# undo (renames are merged into the thread, feedback and attachments have rows of their own).
 _DIRECT = (
     ThreadsListReq,
     ThreadsGetByIdReq,
     ItemsListReq,
+    ThreadsUpdateReq,
+    ItemsFeedbackReq,
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     InputTranscribeReq,
@@ -113,6 +120,7 @@ async def _handle(
         check_id("thread id", thread_id)
     new_input = getattr(parsed.params, "input", None)
     if isinstance(new_input, UserMessageInput):
+        _check_not_empty(new_input)
         _check_length(new_input, door.max_message_chars)
         _check_attachment_count(services, new_input.attachments)
     if isinstance(parsed, _DIRECT):
@@ -139,6 +147,10 @@ async def _handle(
                 (user_id, thread_id), ChatJob(parsed, context, services.tracing.capture())
             )
         )
+        if streaming and services.settings.on_disconnect == "cancel":
+            # Runs when the response is over: a turn still going then has lost its client
+            # (Stop, a reload, a dropped connection), and ChatKit's Stop means stop.
+            stack.callback(_cancel_unfinished, replies)
         first = await _first_reply(replies)
     except BaseException:
         await stack.aclose()
@@ -150,6 +162,21 @@ async def _handle(
     stream_seconds = door.metrics.stream_seconds.labels(parsed.type)
     stack.callback(lambda: stream_seconds.observe(trio.current_time() - started))
     return _sse(first, replies, stack)
+
+
+def _cancel_unfinished(replies: Replies[bytes | TurnFailed]) -> None:
+    if not replies.finished:
+        _log.info("the client left a streaming answer: cancelling its turn")
+        replies.cancel()
+
+
+def _check_not_empty(new_input: UserMessageInput) -> None:
+    # An attachment or a tag alone is a question; nothing at all is not.
+    if new_input.attachments or any(
+        part.type == "input_tag" or part.text.strip() for part in new_input.content
+    ):
+        return
+    raise HttpError(400, "empty_message", "the message has no text, tag or attachment")
 
 
 def _check_length(new_input: UserMessageInput, limit: int) -> None:

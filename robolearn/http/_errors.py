@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from quart import Response
 
 from robolearn.actors import ActorCrashed, ActorError, MailboxFull, SystemShuttingDown
+from robolearn.chat import NotConfigured
 from robolearn.store import NotFoundError, PayloadTooLarge, StoreUnavailable
 
 from ._exchange import Answer
@@ -87,8 +88,10 @@ def from_exception(exc: BaseException) -> HttpError:
             return HttpError(503, "interrupted", str(exc), retry_after=1)
         case ValueError():
             return HttpError(400, "invalid_request", str(exc))
+        case NotConfigured():
+            return HttpError(501, "not_configured", str(exc))
         case NotImplementedError():
-            # chatkit's hooks this server does not implement (dictation, widget actions).
+            # chatkit's hooks this server does not implement (widget actions).
             return HttpError(501, "not_implemented", "this request type is not supported here")
     _log.error("unexpected error", exc_info=exc)
     return HttpError(500, "internal_error", "internal error")

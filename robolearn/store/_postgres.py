@@ -6,12 +6,13 @@ same store serves trio code and chatkit's asyncio code without psycopg's async A
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
@@ -127,6 +128,53 @@ class PostgresStore(Store[StoreContext]):
         if not await self._run(query):
             # The id is taken by another user's thread; saying so would leak its existence.
             raise NotFoundError(f"thread {thread.id} not found")
+
+    async def merge_thread(
+        self,
+        thread_id: str,
+        changes: Mapping[str, Any],
+        expected: Mapping[str, Any] | None,
+        context: StoreContext,
+    ) -> ThreadMetadata:
+        """Set ``changes`` (top-level fields, as JSON values) on the stored thread; returns it.
+
+        With ``expected`` (the fields' values when the caller read the thread), a field
+        that has changed since keeps its stored value: a running turn must not undo a
+        rename made while it answered. Without it the changes are applied as they are.
+        """
+        check_id("thread id", thread_id)
+
+        def query(conn: _Conn) -> str | None:
+            with conn.transaction():
+                data: str | None = _scalar(
+                    conn,
+                    "SELECT data::text FROM threads WHERE id = %s AND user_id = %s FOR UPDATE",
+                    (thread_id, context.user_id),
+                )
+                if data is None:
+                    return None
+                stored = json.loads(data)
+                merged = {
+                    **stored,
+                    **{
+                        name: value
+                        for name, value in changes.items()
+                        if expected is None or stored.get(name) == expected.get(name)
+                    },
+                }
+                if merged == stored:
+                    return data
+                text = json.dumps(merged)
+                conn.execute(
+                    b"UPDATE threads SET data = %s::jsonb, updated_at = now() WHERE id = %s",
+                    (text, thread_id),
+                )
+                return text
+
+        data = await self._run(query)
+        if data is None:
+            raise NotFoundError(f"thread {thread_id} not found")
+        return ThreadMetadata.model_validate_json(data)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: StoreContext

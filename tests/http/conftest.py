@@ -100,6 +100,25 @@ def bob(http: httpx.AsyncClient) -> ChatKit:
     return ChatKit(http, "bob")
 
 
+async def post_and_hang_up(client: ChatKit, body: dict[str, object], until: bytes) -> bytes:
+    """POST over a raw socket, read until ``until`` shows up, then drop the connection."""
+    url = client.http.base_url
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST /chatkit HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
+        f"X-User-ID: {client.headers['X-User-ID']}\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode()
+    stream = await trio.open_tcp_stream(url.host, url.port or 80)
+    seen = b""
+    async with stream:
+        await stream.send_all(head + payload)
+        while until not in seen:
+            chunk = await stream.receive_some()
+            assert chunk, "server closed the stream first"
+            seen += chunk
+    return seen
+
+
 async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], seconds: float = 5) -> None:
     """Poll ``predicate`` until it holds: for state seen only from outside (HTTP, statistics)."""
     with trio.fail_after(seconds):
