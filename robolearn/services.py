@@ -111,6 +111,7 @@ async def open_services(
                     converter_for=lambda context: BlobConverter(blobs, context),
                     observer=metrics,
                     tracing=tracing,
+                    feedback=store.save_feedback,
                 )
                 checks = RequestChecks(thread_store, blobs)
                 turns = ChatTurns(

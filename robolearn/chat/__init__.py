@@ -8,7 +8,7 @@ from ._coalesce import CoalescingModel
 from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
 from ._local_model import LocalTutorModel
 from ._memo import MemoStore, ThreadMemo
-from ._server import REQUEST_ADAPTER, RoboLearnChatKitServer
+from ._server import REQUEST_ADAPTER, FeedbackSink, RoboLearnChatKitServer
 from ._text_model import ScriptedTokensModel, TextStreamModel
 from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
 
@@ -16,6 +16,7 @@ __all__ = [
     "REQUEST_ADAPTER",
     "SEARCH_TOOL_NAME",
     "CoalescingModel",
+    "FeedbackSink",
     "LocalTutorModel",
     "MemoStore",
     "MetadataError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, cast
 
@@ -18,6 +18,7 @@ from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     ChatKitReq,
+    FeedbackKind,
     HiddenContextItem,
     NonStreamingReq,
     SDKHiddenContextItem,
@@ -42,12 +43,17 @@ from ._observe import ObservingHooks, RunObserver
 from ._prompt import build_instructions
 from ._receipts import Receipts
 
-__all__ = ["REQUEST_ADAPTER", "RoboLearnChatKitServer"]
+__all__ = ["REQUEST_ADAPTER", "FeedbackSink", "RoboLearnChatKitServer"]
 
 _log = logging.getLogger("robolearn.chat")
 
 # chatkit's process() builds this adapter per request (~3 ms of CPU each); build it once.
 REQUEST_ADAPTER = TypeAdapter[ChatKitReq](ChatKitReq)
+
+FeedbackSink = Callable[[str, Sequence[str], FeedbackKind, RequestContext], Awaitable[int]]
+"""Records a user's vote on items of their thread: ``(thread_id, item_ids, kind, context)``
+to the number of votes recorded (``PostgresStore.save_feedback``); ``NotFoundError`` for a
+thread that is not the user's."""
 
 _HISTORY_LIMIT = 10
 _TITLE_LENGTH = 60
@@ -85,10 +91,14 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         history_limit: int = _HISTORY_LIMIT,
         observer: RunObserver | None = None,
         tracing: Tracing | None = None,
+        feedback: FeedbackSink | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         _use_merge_in_step()
         self._observer = observer
+        # Votes go to their own sink, not through ``store``: that may be a memo wrapper that
+        # only knows threads and items.
+        self._feedback = feedback
         self._tracing = tracing or Tracing()
         self._model = model
         self._tools = list(tools)
@@ -134,6 +144,25 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
                 continue
             chunks.append(b"data: " + self._serialize(event) + b"\n\n")
         return b"".join(chunks)
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        """Record ``items.feedback``: the user's latest vote on each item counts.
+
+        Items not in the thread are ignored; another user's thread is ``NotFoundError``.
+        Without a feedback sink the request is refused rather than dropped.
+        """
+        if self._feedback is None:
+            raise NotImplementedError("this server records no feedback")
+        recorded = await self._feedback(thread_id, item_ids, feedback, context)
+        _log.info("feedback %s recorded on %d of %d items", feedback, recorded, len(item_ids))
+        if self._observer is not None:
+            self._observer.feedback_recorded(feedback, recorded)
 
     # -- the tutor -----------------------------------------------------------------------------
 
