@@ -1,4 +1,4 @@
-"""Command line: ``robolearn serve | migrate | ingest | eval | bench`` (also
+"""Command line: ``robolearn serve | migrate | ingest | eval | feedback | bench`` (also
 ``python -m robolearn``)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import attrs
@@ -42,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             trio.run(_migrate, settings)
         elif args.command in ("ingest", "eval"):
             _textbook(settings, args)
+        elif args.command == "feedback":
+            from robolearn import _feedback_cli
+
+            trio.run(lambda: _feedback_cli.report(settings, since=args.since, as_json=args.json))
     except KeyboardInterrupt:
         return 130
     return 0
@@ -74,7 +79,24 @@ def _parser() -> argparse.ArgumentParser:
         "--end-to-end", action="store_true", help="also answer each question with the tutor"
     )
     evaluate.add_argument("--misses", action="store_true", help="list the questions missed")
+    feedback = commands.add_parser(
+        "feedback", help="list the answers users voted down, newest first"
+    )
+    feedback.add_argument(
+        "--since",
+        type=_since,
+        metavar="DATE",
+        help="only votes at or after this ISO date or datetime (UTC unless it has an offset)",
+    )
+    feedback.add_argument("--json", action="store_true", help="print one JSON array")
     return parser
+
+
+def _since(text: str) -> datetime:
+    # Imported when used: the report module brings chatkit along.
+    from robolearn._feedback_cli import parse_since
+
+    return parse_since(text)
 
 
 def _with_bind(

@@ -137,6 +137,7 @@ async def open_services(
                         if client is not None and settings.transcription_model
                         else None
                     ),
+                    feedback=store.save_feedback,
                 )
                 checks = RequestChecks(thread_store, blobs)
                 turns = ChatTurns(

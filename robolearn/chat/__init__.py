@@ -9,7 +9,7 @@ from ._context import MetadataError, PageContext, RequestContext, UserInfo, pars
 from ._local_model import LocalTutorModel
 from ._memo import MemoStore, ThreadMemo
 from ._models import NotConfigured
-from ._server import REQUEST_ADAPTER, RoboLearnChatKitServer
+from ._server import REQUEST_ADAPTER, FeedbackSink, RoboLearnChatKitServer
 from ._text_model import ScriptedTokensModel, TextStreamModel
 from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
 
@@ -17,6 +17,7 @@ __all__ = [
     "REQUEST_ADAPTER",
     "SEARCH_TOOL_NAME",
     "CoalescingModel",
+    "FeedbackSink",
     "LocalTutorModel",
     "MemoStore",
     "MetadataError",

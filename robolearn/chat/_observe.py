@@ -1,4 +1,4 @@
-"""What the tutor reports about its runs (durations, tool calls), for metrics."""
+"""What the tutor reports about its runs (durations, tool calls) and votes, for metrics."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class RunObserver(Protocol):
     def agent_run_finished(self, seconds: float) -> None: ...
 
     def tool_called(self, name: str) -> None: ...
+
+    def feedback_recorded(self, kind: str, votes: int) -> None: ...
 
 
 class ObservingHooks(RunHooks[Any]):

@@ -19,6 +19,7 @@ from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     AudioInput,
     ChatKitReq,
+    FeedbackKind,
     NonStreamingReq,
     StreamingReq,
     StreamOptions,
@@ -47,12 +48,17 @@ from ._prompt import build_instructions
 from ._receipts import Receipts
 from ._titles import first_words_title
 
-__all__ = ["REQUEST_ADAPTER", "RoboLearnChatKitServer"]
+__all__ = ["REQUEST_ADAPTER", "FeedbackSink", "RoboLearnChatKitServer"]
 
 _log = logging.getLogger("robolearn.chat")
 
 # chatkit's process() builds this adapter per request (~3 ms of CPU each); build it once.
 REQUEST_ADAPTER = TypeAdapter[ChatKitReq](ChatKitReq)
+
+FeedbackSink = Callable[[str, Sequence[str], FeedbackKind, RequestContext], Awaitable[int]]
+"""Records a user's vote on items of their thread: ``(thread_id, item_ids, kind, context)``
+to the number of votes recorded (``PostgresStore.save_feedback``); ``NotFoundError`` for a
+thread that is not the user's."""
 
 _HISTORY_LIMIT = 10
 # How long a finished first answer waits for the model's title before the first-words one
@@ -95,6 +101,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         titler: Callable[[UserMessageItem], Awaitable[str | None]] | None = None,
         allow_cancel: bool = True,
         transcriber: Callable[[AudioInput], Awaitable[str]] | None = None,
+        feedback: FeedbackSink | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         _use_merge_in_step()
@@ -102,6 +109,9 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         self._titler = titler
         self._allow_cancel = allow_cancel
         self._transcriber = transcriber
+        # Votes go to their own sink, not through ``store``: that may be a memo wrapper that
+        # only knows threads and items.
+        self._feedback = feedback
         self._tracing = tracing or Tracing()
         self._model = model
         self._tools = list(tools)
@@ -169,6 +179,25 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         # The widget shows Stop only when closing the stream stops the answer: with
         # ROBOLEARN_ON_DISCONNECT=finish it would not.
         return StreamOptions(allow_cancel=self._allow_cancel)
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        """Record ``items.feedback``: the user's latest vote on each item counts.
+
+        Items not in the thread are ignored; another user's thread is ``NotFoundError``.
+        Without a feedback sink the request is refused rather than dropped.
+        """
+        if self._feedback is None:
+            raise NotImplementedError("this server records no feedback")
+        recorded = await self._feedback(thread_id, item_ids, feedback, context)
+        _log.info("feedback %s recorded on %d of %d items", feedback, recorded, len(item_ids))
+        if self._observer is not None:
+            self._observer.feedback_recorded(feedback, recorded)
 
     # -- the tutor -----------------------------------------------------------------------------
 

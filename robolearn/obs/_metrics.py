@@ -42,6 +42,7 @@ class Metrics:
     rate_limited: Counter = attrs.field(init=False)
     agent_run_seconds: Histogram = attrs.field(init=False)
     tool_calls: Counter = attrs.field(init=False)
+    feedback: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -90,12 +91,23 @@ class Metrics:
         self.tool_calls = Counter(
             "robolearn_tool_calls", "Tool calls made by the agent", ["tool"], registry=r
         )
+        self.feedback = Counter(
+            "robolearn_feedback",
+            "Votes on answers (items.feedback) recorded, by kind",
+            ["kind"],
+            registry=r,
+        )
+        for kind in ("positive", "negative"):  # both series exist from the start, at 0
+            self.feedback.labels(kind)
 
     def agent_run_finished(self, seconds: float) -> None:
         self.agent_run_seconds.observe(seconds)
 
     def tool_called(self, name: str) -> None:
         self.tool_calls.labels(name).inc()
+
+    def feedback_recorded(self, kind: str, votes: int) -> None:
+        self.feedback.labels(kind).inc(votes)
 
     def watch(
         self, prefix: str, help_text: str, snapshot: Callable[[], Mapping[str, float]]

@@ -10,11 +10,12 @@ from ._embedded import EmbeddedPostgres, open_embedded_postgres
 from ._errors import InvalidStoreInput, NotFoundError, PayloadTooLarge, StoreUnavailable
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
-from ._postgres import PostgresStore, StoreContext, StoreLimits, check_id
+from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
 
 __all__ = [
     "Blob",
     "BlobStore",
+    "DownVotedAnswer",
     "EmbeddedPostgres",
     "InvalidStoreInput",
     "NotFoundError",

@@ -12,14 +12,23 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
 import psycopg
 import psycopg.errors
 from chatkit.store import NotFoundError, Store, StoreItemType, default_generate_id
-from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from chatkit.types import (
+    AssistantMessageItem,
+    Attachment,
+    FeedbackKind,
+    Page,
+    ThreadItem,
+    ThreadMetadata,
+    UserMessageItem,
+)
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, TypeAdapter
 
@@ -29,7 +38,7 @@ from robolearn.obs import Tracing
 from ._errors import InvalidStoreInput, PayloadTooLarge, StoreUnavailable
 from ._migrations import apply_migrations
 
-__all__ = ["PostgresStore", "StoreContext", "StoreLimits"]
+__all__ = ["DownVotedAnswer", "PostgresStore", "StoreContext", "StoreLimits"]
 
 _T = TypeVar("_T")
 _Conn = psycopg.Connection[Any]
@@ -58,6 +67,19 @@ class StoreContext(Protocol):
 class StoreLimits:
     max_payload_bytes: int = 1 << 20
     max_page_size: int = 1000
+
+
+@attrs.frozen(kw_only=True)
+class DownVotedAnswer:
+    """An assistant answer whose latest vote by ``user_id`` is negative, for reports."""
+
+    thread_id: str
+    item_id: str
+    user_id: str
+    voted_at: datetime
+    answer: AssistantMessageItem
+    # The last user message before the answer in its thread (None if there is none).
+    question: UserMessageItem | None
 
 
 @attrs.define(eq=False)
@@ -339,6 +361,87 @@ class PostgresStore(Store[StoreContext]):
             "DELETE FROM attachments WHERE id = %s AND user_id = %s",
             (attachment_id, context.user_id),
         )
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    async def save_feedback(
+        self, thread_id: str, item_ids: Sequence[str], kind: FeedbackKind, context: StoreContext
+    ) -> int:
+        """Record the user's ``kind`` vote on each of ``item_ids``; returns how many were recorded.
+
+        A user's latest vote on an item replaces the earlier one. Ids of items that are not in
+        the thread are ignored; another user's (or no) thread raises ``NotFoundError``.
+        """
+        check_id("thread id", thread_id)
+        for item_id in item_ids:
+            check_id("item id", item_id)
+        if kind not in ("positive", "negative"):
+            raise InvalidStoreInput(f"feedback kind must be 'positive' or 'negative', got {kind!r}")
+        # One statement, so one transaction: the thread's owner is checked where the votes are
+        # written, and an item matches once however often its id is listed.
+        sql = (
+            b"WITH thread AS (SELECT id FROM threads WHERE id = %s AND user_id = %s),"
+            b" voted AS ("
+            b"  INSERT INTO feedback (item_id, user_id, thread_id, kind)"
+            b"  SELECT i.id, %s, i.thread_id, %s FROM items i JOIN thread t ON t.id = i.thread_id"
+            b"  WHERE i.id = ANY(%s)"
+            b"  ON CONFLICT (item_id, user_id) DO UPDATE SET kind = EXCLUDED.kind,"
+            b"   thread_id = EXCLUDED.thread_id, updated_at = now()"
+            b"  RETURNING 1)"
+            b" SELECT EXISTS (SELECT 1 FROM thread), (SELECT count(*) FROM voted)"
+        )
+        params = (thread_id, context.user_id, context.user_id, kind, list(item_ids))
+
+        def query(conn: _Conn) -> tuple[bool, int]:
+            try:
+                row = conn.execute(sql, params).fetchone()
+            except psycopg.errors.ForeignKeyViolation:
+                # An item was deleted between finding it and voting on it: it is unknown now.
+                row = conn.execute(sql, params).fetchone()
+            assert row is not None
+            return bool(row[0]), int(row[1])
+
+        owned, recorded = await self._run(query)
+        if not owned:
+            raise NotFoundError(f"thread {thread_id} not found")
+        return recorded
+
+    async def load_down_voted_answers(self, since: datetime | None = None) -> list[DownVotedAnswer]:
+        """Assistant answers whose latest vote is negative, voted at or after ``since``
+        (aware datetime; None: all), newest vote first.
+
+        An operator's report across every user (``robolearn feedback``): the one query not
+        scoped to a requesting user, so never call it on a user's behalf.
+        """
+        if since is not None and since.utcoffset() is None:
+            raise InvalidStoreInput("since must be a timezone-aware datetime")
+
+        def query(conn: _Conn) -> list[tuple[str, str, str, datetime, str, str | None]]:
+            return conn.execute(
+                b"SELECT f.thread_id, f.item_id, f.user_id, f.updated_at, a.data::text,"
+                b" (SELECT q.data::text FROM items q WHERE q.thread_id = a.thread_id"
+                b"   AND q.seq < a.seq AND q.data->>'type' = 'user_message'"
+                b"   ORDER BY q.seq DESC LIMIT 1)"
+                b" FROM feedback f JOIN items a ON a.thread_id = f.thread_id AND a.id = f.item_id"
+                b" WHERE f.kind = 'negative' AND a.data->>'type' = 'assistant_message'"
+                b" AND (%s::timestamptz IS NULL OR f.updated_at >= %s)"
+                b" ORDER BY f.updated_at DESC, a.seq DESC",
+                (since, since),
+            ).fetchall()
+
+        return [
+            DownVotedAnswer(
+                thread_id=thread_id,
+                item_id=item_id,
+                user_id=user_id,
+                voted_at=voted_at,
+                answer=AssistantMessageItem.model_validate_json(answer),
+                question=None
+                if question is None
+                else UserMessageItem.model_validate_json(question),
+            )
+            for thread_id, item_id, user_id, voted_at, answer, question in await self._run(query)
+        ]
 
     # -- health --------------------------------------------------------------------------------
 
