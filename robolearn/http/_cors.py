@@ -56,7 +56,7 @@ class Cors:
     def __init__(
         self, app: ASGIApp, origins: tuple[str, ...], *, allow_headers: tuple[str, ...]
     ) -> None:
-        self.app = app
+        self._app = app
         self._cors = CORSMiddleware(
             app,
             allow_origins=origins,
@@ -75,7 +75,7 @@ class Cors:
                 if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
                     await _refused_preflight(origin)(scope, receive, send)
                 else:
-                    await self.app(scope, receive, _varying_by_origin(send))
+                    await self._app(scope, receive, _varying_by_origin(send))
                 return
         await self._cors(scope, receive, send)
 
