@@ -48,6 +48,9 @@ class Settings:
     jwks_file: Path | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    # Other origins whose pages may call the API (the widget on the textbook's site); empty:
+    # the same origin only. ``("*",)``: any origin, without cookies.
+    cors_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 60
     max_streams_per_user: int = 3
     max_streams: int = 500
@@ -105,6 +108,7 @@ class Settings:
             jwks_file=reader.parse("ROBOLEARN_JWKS_FILE", _path, None),
             jwt_audience=reader.text("ROBOLEARN_JWT_AUDIENCE"),
             jwt_issuer=reader.text("ROBOLEARN_JWT_ISSUER"),
+            cors_origins=reader.parse("ROBOLEARN_CORS_ORIGINS", _origins, ()),
             rate_limit_per_minute=reader.parse(
                 "ROBOLEARN_RATE_LIMIT_PER_MINUTE", _int_in(0, 1_000_000), 60
             ),
@@ -266,6 +270,41 @@ def _site_url(raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("expected an http(s) URL such as https://robolearn.github.io")
     return raw.rstrip("/")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    if not entries:
+        raise ValueError("expected a comma-separated list of origins, or *")
+    if "*" in entries and len(entries) > 1:
+        raise ValueError("* (any origin) stands alone, not in a list")
+    return tuple(dict.fromkeys(entry if entry == "*" else _origin(entry) for entry in entries))
+
+
+def _origin(raw: str) -> str:
+    """``raw`` as a browser writes it in ``Origin``: lower case, no default port."""
+    wanted = "expected scheme://host[:port] with no path, such as https://robolearn.github.io"
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{raw!r}: {exc}") from None
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(f"{raw!r} is not an origin: {wanted}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
 
 
 def _mask_url(url: str) -> str:

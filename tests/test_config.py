@@ -68,6 +68,35 @@ def test_embeddings_are_off_unless_a_model_is_named() -> None:
         Settings.from_env({"ROBOLEARN_EMBEDDING_MODEL": "text-embedding-3-small"})
 
 
+def test_cors_origins_are_read_as_the_browser_writes_them() -> None:
+    assert Settings.from_env({}).cors_origins == ()
+    env = {"ROBOLEARN_CORS_ORIGINS": "https://Book.Example.org:443, http://127.0.0.1:3000,"}
+    assert Settings.from_env(env).cors_origins == (
+        "https://book.example.org",
+        "http://127.0.0.1:3000",
+    )
+    assert Settings.from_env({"ROBOLEARN_CORS_ORIGINS": " * "}).cors_origins == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("https://book.example.org/", "not an origin"),
+        ("https://book.example.org/docs", "not an origin"),
+        ("book.example.org", "not an origin"),
+        ("ftp://book.example.org", "not an origin"),
+        ("null", "not an origin"),
+        ("https://user@book.example.org", "not an origin"),
+        ("https://book.example.org:99999", "out of range"),
+        ("https://a.example.org,*", "stands alone"),
+        (",", "list of origins"),
+    ],
+)
+def test_bad_cors_origins_name_the_variable(value: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=f"^ROBOLEARN_CORS_ORIGINS=.*{problem}"):
+        Settings.from_env({"ROBOLEARN_CORS_ORIGINS": value})
+
+
 def test_cli_reports_config_errors(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

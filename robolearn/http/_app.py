@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from hypercorn.typing import ASGIFramework
 from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Response, g, jsonify, request
 from quart_trio import QuartTrio
@@ -20,6 +21,7 @@ from robolearn.store import StoreUnavailable
 from ._admin import register_admin
 from ._attachments import download, upload, upload_direct
 from ._chatkit import handle_chatkit
+from ._cors import with_cors
 from ._errors import HttpError
 from ._exchange import request_id_for
 from ._front import HttpFront
@@ -30,12 +32,14 @@ from ._watch import watch_services
 __all__ = ["create_app"]
 
 
-def create_app(services: Services, door: FrontDoor | None = None) -> HttpFront:
+def create_app(services: Services, door: FrontDoor | None = None) -> ASGIFramework:
     """The ASGI app serving ``services``; ``door`` (auth, limits, metrics) defaults from
     Settings."""
     door = door or FrontDoor.from_settings(services.settings, services.metrics)
     watch_services(door.metrics, services)
-    return HttpFront(_quart_app(services, door), partial(handle_chatkit, services, door))
+    front = HttpFront(_quart_app(services, door), partial(handle_chatkit, services, door))
+    # Outermost, so every answer (preflight, error, stream) of every route gets its headers.
+    return with_cors(front, services.settings)
 
 
 def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
