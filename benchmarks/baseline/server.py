@@ -6,6 +6,11 @@ persists exactly as chatkit's ``process()`` does it. Same schema and migrations 
 (``robolearn.chat.ScriptedTokensModel``, configured by the same environment variables), the
 same prompt shape (last 10 items of history) and the same fresh item ids.
 
+With ``OPENAI_BASE_URL`` set (``robolearn bench --model standin``) its model is that
+provider's, through the Agents SDK's Chat Completions model, with the conventional fix for
+follow-ups: earlier replies are handed to the model as plain assistant text (chatkit's own
+converter replays them in a shape the Chat Completions converter rejects).
+
 Variants (``--variant``):
   stock    ``ChatKitServer.process()`` as shipped: it builds a pydantic ``TypeAdapter`` for
            every request (~3 ms of CPU).
@@ -61,9 +66,13 @@ _install_asyncio_only_bridge()
 import psycopg
 import uvicorn
 from agents import Agent, RunConfig, Runner
+from agents.items import TResponseInputItem
+from agents.models.interface import Model
+from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, StreamingResult
 from chatkit.types import (
+    AssistantMessageItem,
     ChatKitReq,
     HiddenContextItem,
     SDKHiddenContextItem,
@@ -75,6 +84,7 @@ from chatkit.types import (
 )
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from openai import AsyncOpenAI
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter, ValidationError
 
@@ -93,12 +103,22 @@ _HISTORY_LIMIT = 10
 _REQUEST_ADAPTER = TypeAdapter[ChatKitReq](ChatKitReq)
 
 
+class PlainTextHistory(ThreadItemConverter):
+    """chatkit's converter with earlier replies as plain assistant text (the usual fix)."""
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> TResponseInputItem:
+        return {"role": "assistant", "content": "".join(part.text for part in item.content)}
+
+
 class BaselineChatKitServer(ChatKitServer[Context]):
     """chatkit's server with the tutor's turn shape: history + new message → agent → stream."""
 
-    def __init__(self, store: AsyncPostgresStore, model: ScriptedTokensModel) -> None:
+    def __init__(self, store: AsyncPostgresStore, model: Model) -> None:
         super().__init__(store)
         self._model = model
+        self._converter = (
+            ThreadItemConverter() if isinstance(model, ScriptedTokensModel) else PlainTextHistory()
+        )
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Context
@@ -117,7 +137,7 @@ class BaselineChatKitServer(ChatKitServer[Context]):
             if item.id != skip and not isinstance(item, HiddenContextItem | SDKHiddenContextItem)
         ][:_HISTORY_LIMIT]
         new = [input_user_message] if input_user_message is not None else []
-        agent_input = await ThreadItemConverter().to_agent_input([*reversed(history), *new])
+        agent_input = await self._converter.to_agent_input([*reversed(history), *new])
         agent = Agent[AgentContext[Context]](
             name="RoboLearn Assistant", instructions="You are a tutor.", model=self._model
         )
@@ -143,11 +163,21 @@ class BaselineChatKitServer(ChatKitServer[Context]):
             result.cancel()
 
 
-def create_app(database_url: str, variant: str) -> FastAPI:
-    model = ScriptedTokensModel(
+def _model() -> Model:
+    base_url = os.environ.get("OPENAI_BASE_URL")
+    if base_url:
+        client = AsyncOpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "x")
+        return OpenAIChatCompletionsModel(
+            os.environ.get("ROBOLEARN_OPENAI_MODEL", "gpt-4.1-mini"), client
+        )
+    return ScriptedTokensModel(
         int(os.environ.get("ROBOLEARN_SCRIPTED_TOKENS", "50")),
         float(os.environ.get("ROBOLEARN_SCRIPTED_DELAY_MS", "5")) / 1000,
     )
+
+
+def create_app(database_url: str, variant: str) -> FastAPI:
+    model = _model()
     pool_max = int(os.environ.get("ROBOLEARN_DB_POOL_MAX", "10"))
     state: dict[str, Any] = {}
 

@@ -11,6 +11,13 @@ Modes:
   throughput and latency ratios.
 - ``robolearn bench --rss-threads N``: N threads with one message each, then the server's RSS
   once the thread actors have passivated (``--idle-timeout``).
+- ``robolearn bench --housekeeping``: renames, votes and attachment deletes timed while their
+  thread's answer streams, with ``--concurrency`` other streams running.
+
+``--model standin`` (with any mode that starts servers): the servers' model is a provider over
+HTTP, the stand-in process (``robolearn.standin``), answering through the openai SDK as a real
+provider would, instead of the in-process scripted model. ``--tokens``/``--delay-ms`` set its
+answers either way.
 
 Every run prints a table; ``--json out.json`` writes all figures.
 """
@@ -24,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +41,10 @@ import psycopg
 import trio
 from psycopg import sql
 
+from robolearn.standin import open_standin
 from robolearn.store import EmbeddedPostgres
 
+from ._housekeeping import probe_housekeeping
 from ._load import LoadPlan, run_load, verify
 from ._process import ServerProcess, baseline_server, free_port, robolearn_server
 from ._report import RunStats, format_table, summarise
@@ -92,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--idle-timeout", type=float, default=5.0, help="RSS mode: actor idle timeout (s)"
     )
+    parser.add_argument(
+        "--model",
+        choices=["scripted", "standin"],
+        default="scripted",
+        help="the servers' model: in-process scripted, or the stand-in provider over HTTP",
+    )
+    parser.add_argument(
+        "--housekeeping", action="store_true", help="time housekeeping beside running answers"
+    )
+    parser.add_argument(
+        "--probes", type=int, default=200, help="--housekeeping: threads probed (10 at a time)"
+    )
     parser.add_argument("--data-dir", type=Path, help="where started servers keep data and logs")
     parser.add_argument("--json", type=Path, help="write every figure to this JSON file")
     return parser
@@ -102,11 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="robolearn-bench-") as scratch:
         data_dir = args.data_dir or Path(scratch)
         if args.compare:
-            report = trio.run(_compare, args, data_dir)
+            report = trio.run(_with_model, _compare, args, data_dir)
         elif args.rss_threads:
-            report = trio.run(_rss, args, data_dir)
+            report = trio.run(_with_model, _rss, args, data_dir)
+        elif args.housekeeping:
+            report = trio.run(_with_model, _housekeeping, args, data_dir)
         else:
-            report = trio.run(_single, args, data_dir)
+            report = trio.run(_with_model, _single, args, data_dir)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
@@ -114,11 +137,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+Mode = Callable[[argparse.Namespace, Path], Awaitable[dict[str, Any]]]
+
+
+async def _with_model(mode: Mode, args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    """Run ``mode`` with the model ``--model`` asks for (starting the stand-in if needed)."""
+    if args.model == "scripted":
+        args.model_env = {
+            "ROBOLEARN_SCRIPTED_TOKENS": str(args.tokens),
+            "ROBOLEARN_SCRIPTED_DELAY_MS": str(args.delay_ms),
+        }
+        return await mode(args, data_dir)
+    # Tool calls off: every answer is `answer to: <text> t1 ...`, so runs can be verified.
+    async with open_standin(
+        tokens=args.tokens, delay_ms=args.delay_ms, tool_calls="never"
+    ) as standin:
+        print(f"model: the stand-in provider at {standin.base_url}", flush=True)
+        args.model_env = {
+            "ROBOLEARN_MODEL": "openai",
+            "OPENAI_BASE_URL": standin.base_url,
+            "ROBOLEARN_OPENAI_MODEL": "standin",
+        }
+        report = await mode(args, data_dir)
+    report["model"] = args.model
+    return report
+
+
 def _scripted_env(args: argparse.Namespace) -> dict[str, str]:
-    return {
-        "ROBOLEARN_SCRIPTED_TOKENS": str(args.tokens),
-        "ROBOLEARN_SCRIPTED_DELAY_MS": str(args.delay_ms),
-    }
+    env: dict[str, str] = args.model_env
+    return env
 
 
 def _full_answer(tokens: int) -> Callable[[str], str]:
@@ -255,6 +302,43 @@ class _AttachedProcess(ServerProcess):
 
     def kill(self) -> None:
         return None
+
+
+# -- housekeeping beside running answers ----------------------------------------------------
+
+
+async def _housekeeping(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    process = robolearn_server(free_port(), data_dir / "robolearn", _scripted_env(args))
+    await _start(process)
+    background = LoadPlan(
+        threads=args.concurrency, messages=args.messages, concurrency=args.concurrency
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_load, process.base_url, background)
+            stats = await probe_housekeeping(process.base_url, probes=args.probes)
+            nursery.cancel_scope.cancel()
+    finally:
+        await _stop(process)
+    report = stats.as_dict()
+    print(
+        format_table(
+            [
+                [kind, figures["n"], figures["p50_ms"], figures["p95_ms"], figures["p99_ms"],
+                 figures["max_ms"]]
+                for kind, figures in report.items()
+                if isinstance(figures, dict)
+            ],
+            ["request", "n", "p50 ms", "p95", "p99", "max"],
+        ),
+        flush=True,
+    )  # fmt: skip
+    print(
+        f"answered while their answer streamed: {report['answered_while_streaming']} of "
+        f"{args.probes} probes; failures: {len(stats.failures)}",
+        flush=True,
+    )
+    return {"streams": args.concurrency, "probes": args.probes, "housekeeping": report}
 
 
 # -- comparison ------------------------------------------------------------------------------
