@@ -43,7 +43,7 @@ def chat_script(
         "total_tokens": prompt_tokens + len(pieces),
     }
     finish_reason = "stop" if is_text else "tool_calls"
-    if not body.get("stream"):
+    if body.get("stream") is not True:
         doc = _completion(base, answer, usage, finish_reason, call_id=f"call_{tag}")
         return Script.body("application/json", doc)
 

@@ -36,7 +36,7 @@ def responses_script(
     response = _response(body, tag)
     item, item_id = _item(answer, tag, done=True)
     completed = {**response, "status": "completed", "output": [item], "usage": usage}
-    if not body.get("stream"):
+    if body.get("stream") is not True:
         return Script.body("application/json", dumps(completed).encode())
 
     events = _Events()
