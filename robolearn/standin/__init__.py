@@ -14,7 +14,7 @@ is accepted (and recorded). It answers deterministically:
 - ``GET /v1/models``; ``POST /v1/audio/transcriptions`` (says how many bytes it got).
 - Anything else: 404 with OpenAI's error JSON.
 
-Control API, JSON in and out:
+Control API, JSON in and out (`StandIn` wraps it):
 
 - ``POST /_standin/reset``: forget requests, answers and faults; back to the start config.
 - ``GET|POST /_standin/config``: read or change ``tokens``, ``delay_ms``, ``tool_calls``
@@ -30,10 +30,12 @@ Control API, JSON in and out:
 
 Run it with ``python -m robolearn.standin [--host H] [--port P] [--tokens N] [--delay-ms
 MS] [--tool-calls POLICY] [--usage POLICY]``: it prints one line, ``standin listening on
-http://H:PORT`` (``--port 0``, the default, picks a free port); `serve_standin` serves in
-the calling trio loop.
+http://H:PORT`` (``--port 0``, the default, picks a free port). From trio, `open_standin`
+runs it as a child process and yields a `StandIn` handle; `connect_standin` makes a handle
+for a server started elsewhere; `serve_standin` serves in the calling trio loop.
 """
 
+from ._client import StandIn, StandInError, connect_standin, open_standin
 from ._config import ConfigError, StandInConfig, ToolCallPolicy, UsagePolicy
 from ._faults import CutAfter, Fault, FaultError, HangAfter, Stall, Status, fault_from_json
 from ._records import Outcome, RecordedRequest, StreamRecord
@@ -48,11 +50,15 @@ __all__ = [
     "Outcome",
     "RecordedRequest",
     "Stall",
+    "StandIn",
     "StandInConfig",
+    "StandInError",
     "Status",
     "StreamRecord",
     "ToolCallPolicy",
     "UsagePolicy",
+    "connect_standin",
     "fault_from_json",
+    "open_standin",
     "serve_standin",
 ]

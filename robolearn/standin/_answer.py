@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -97,7 +97,7 @@ def _text_of(content: object, part_type: str) -> str:
     return ""
 
 
-def _last_index(items: Sequence[object], is_user: Any) -> int:
+def _last_index(items: Sequence[object], is_user: Callable[[object], bool]) -> int:
     for index in range(len(items) - 1, -1, -1):
         if is_user(items[index]):
             return index

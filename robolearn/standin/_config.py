@@ -7,7 +7,7 @@ refused with a message instead of breaking a stream half-way through.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
 import attrs
@@ -41,7 +41,7 @@ def _delay(_inst: object, attribute: attrs.Attribute[float], value: object) -> N
         raise ConfigError(f"{attribute.name} must be a number of milliseconds >= 0, got {value!r}")
 
 
-def _one_of(choices: tuple[str, ...]) -> Any:
+def _one_of(choices: tuple[str, ...]) -> Callable[[object, attrs.Attribute[str], object], None]:
     def check(_inst: object, attribute: attrs.Attribute[str], value: object) -> None:
         if value not in choices:
             raise ConfigError(f"{attribute.name} must be one of {choices}, got {value!r}")
