@@ -19,6 +19,7 @@ import functools
 import heapq
 import logging
 import math
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -49,6 +50,24 @@ __all__ = [
 _T = TypeVar("_T")
 
 _log = logging.getLogger("robolearn.aio")
+
+
+def _repoint_early_imports() -> None:
+    """Give modules imported before trio_asyncio its ``get_running_loop``.
+
+    trio_asyncio replaces ``asyncio.get_running_loop`` when it is imported; a module that took
+    ``from asyncio import get_running_loop`` earlier keeps asyncio's own, which does not see a
+    trio-asyncio loop ("no running event loop"). anyio's asyncio backend is one: the openai
+    client's HTTP transport (httpx2 on anyio) then fails on every request. It is loaded early
+    whenever anyio's pytest plugin is installed, or by any earlier import of anyio under
+    asyncio. (psycopg does the same; the store avoids its asyncio API, see the module doc.)
+    """
+    backend: Any = sys.modules.get("anyio._backends._asyncio")
+    if backend is not None and backend.get_running_loop is not asyncio.get_running_loop:
+        backend.get_running_loop = asyncio.get_running_loop
+
+
+_repoint_early_imports()
 
 
 def _log_only_exception_handler(loop: object, context: dict[str, Any]) -> None:

@@ -70,15 +70,15 @@ async def probe_housekeeping(
 async def _probe(client: httpx.AsyncClient, user: str, stats: HousekeepingStats) -> None:
     headers = {"X-User-ID": user, "Content-Type": "application/json"}
 
-    async def call(kind: str, **params: Any) -> dict[str, Any]:
+    async def call(request_type: str, **params: Any) -> dict[str, Any]:
         started = time.perf_counter()
         response = await client.post(
-            "/chatkit", content=chatkit_body(kind, **params), headers=headers
+            "/chatkit", content=chatkit_body(request_type, **params), headers=headers
         )
         elapsed = time.perf_counter() - started
         response.raise_for_status()
-        if kind in stats.latencies:
-            stats.latencies[kind].append(elapsed)
+        if request_type in stats.latencies:
+            stats.latencies[request_type].append(elapsed)
         answer: dict[str, Any] = response.json()
         return answer
 

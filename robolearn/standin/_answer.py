@@ -1,8 +1,10 @@
 """What the stand-in answers to a request: deterministic, from the request alone.
 
 Both APIs are read into the same three facts (the last user text, the latest tool result
-after it, whether a ``search`` function tool is offered), and one rule turns them into an
-`Answer`: a text whose deltas are known in advance, or a ``search`` tool call. The wire
+after it, the search tool offered if any: the first function tool whose name contains
+``search``, such as ``search`` or robolearn's ``search_robolearn_content``), and one rule
+turns them into an `Answer`: a text whose deltas are known in advance, or a call of that
+search tool. The wire
 formats live in ``_chat`` and ``_responses``; nothing here knows about bytes or pacing.
 """
 
@@ -21,7 +23,7 @@ __all__ = ["Answer", "Api", "TextAnswer", "ToolCall", "decide"]
 
 Api = Literal["chat", "responses"]
 
-TOOL_NAME = "search"
+_SEARCH_TOOL = re.compile(r"search", re.IGNORECASE)
 _MARKER = re.compile(r"\bsearch\b", re.IGNORECASE)
 _TOOL_SAID_CHARS = 60
 # Tool-call arguments stream in pieces of at most this many characters (always >= 2 pieces).
@@ -41,7 +43,7 @@ class TextAnswer:
 
 @attrs.frozen
 class ToolCall:
-    """A call of the ``search`` tool; ``pieces`` are its JSON arguments as streamed."""
+    """A call of the search tool ``name``; ``pieces`` are its JSON arguments as streamed."""
 
     name: str
     pieces: tuple[str, ...]
@@ -58,14 +60,14 @@ Answer = TextAnswer | ToolCall
 class _Facts:
     user_text: str
     tool_output: str | None  # the latest tool result after the last user message
-    offers_search: bool
+    search_tool: str | None  # the name of the search tool offered, if any
 
 
 def decide(api: Api, body: Mapping[str, Any], config: StandInConfig) -> Answer:
     """The answer to a chat-completions or responses request ``body``."""
     facts = _chat_facts(body) if api == "chat" else _responses_facts(body)
-    if facts.offers_search and facts.tool_output is None and _wants_tool(facts, config):
-        return ToolCall(TOOL_NAME, _pieces(json.dumps({"query": facts.user_text})))
+    if facts.search_tool and facts.tool_output is None and _wants_tool(facts, config):
+        return ToolCall(facts.search_tool, _pieces(json.dumps({"query": facts.user_text})))
     first = f"answer to: {facts.user_text}"
     if facts.tool_output is not None:
         said = " ".join(facts.tool_output.split())[:_TOOL_SAID_CHARS]
@@ -118,14 +120,14 @@ def _chat_facts(body: Mapping[str, Any]) -> _Facts:
         if isinstance(message, Mapping) and message.get("role") == "tool":
             tool_output = _text_of(message.get("content"), "text")
     tools = body.get("tools")
-    offers = any(
-        isinstance(tool, Mapping)
+    names = [
+        tool["function"].get("name")
+        for tool in (tools if isinstance(tools, list) else [])
+        if isinstance(tool, Mapping)
         and tool.get("type", "function") == "function"
         and isinstance(tool.get("function"), Mapping)
-        and tool["function"].get("name") == TOOL_NAME
-        for tool in (tools if isinstance(tools, list) else [])
-    )
-    return _Facts(user_text, tool_output, offers)
+    ]
+    return _Facts(user_text, tool_output, _search_tool(names))
 
 
 def _responses_facts(body: Mapping[str, Any]) -> _Facts:
@@ -148,10 +150,15 @@ def _responses_facts(body: Mapping[str, Any]) -> _Facts:
         if isinstance(item, Mapping) and item.get("type") == "function_call_output":
             tool_output = _text_of(item.get("output"), "input_text")
     tools = body.get("tools")
-    offers = any(
-        isinstance(tool, Mapping)
-        and tool.get("type") == "function"
-        and tool.get("name") == TOOL_NAME
+    names = [
+        tool.get("name")
         for tool in (tools if isinstance(tools, list) else [])
+        if isinstance(tool, Mapping) and tool.get("type") == "function"
+    ]
+    return _Facts(user_text, tool_output, _search_tool(names))
+
+
+def _search_tool(names: Sequence[object]) -> str | None:
+    return next(
+        (name for name in names if isinstance(name, str) and _SEARCH_TOOL.search(name)), None
     )
-    return _Facts(user_text, tool_output, offers)

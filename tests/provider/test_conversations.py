@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
     ClientToolCallItem,
     HiddenContextItem,
     SDKHiddenContextItem,
@@ -18,6 +20,7 @@ from robolearn.config import OpenAIApi
 from robolearn.services import Services
 from robolearn.standin import RecordedRequest, StandIn
 from tests.http.conftest import ChatKit, user_input
+from tests.store._factories import thread, user_message
 
 
 def answer_text(events: list[dict[str, Any]]) -> str:
@@ -86,10 +89,12 @@ async def test_three_turns_with_tool_calls(
 async def test_a_history_of_every_item_kind_never_breaks_a_turn(
     alice: ChatKit, services: Services, standin: StandIn
 ) -> None:
-    first = await alice.stream("threads.create", input=user_input("hello"))
-    thread_id = first[0]["thread"]["id"]
+    # Written straight to the store, as an older version of the server (or another
+    # ChatKit server on the same database) might have left them.
+    thread_id = "thr_every_kind"
     context = RequestContext(user_id="alice")
     store = services.store
+    await store.save_thread(thread(thread_id), context)
     now = datetime.now()
     base = {"thread_id": thread_id, "created_at": now}
     tagged = UserMessageItem.model_validate(
@@ -105,12 +110,23 @@ async def test_a_history_of_every_item_kind_never_breaks_a_turn(
         }
     )
     for item in [
+        user_message("msg_first", "hello", thread_id),
+        AssistantMessageItem(
+            id="msg_answer",
+            content=[AssistantMessageContent(text="Hello! [Nodes](https://x/n)")],
+            **base,
+        ),
         tagged,
         HiddenContextItem(id="hc_1", content={"note": "structured"}, **base),
         SDKHiddenContextItem(id="sdk_1", content="The user cancelled the stream.", **base),
         ClientToolCallItem(
-            id="ctc_1", call_id="c1", name="open_page", arguments={"p": 1}, output="done",
-            status="completed", **base,
+            id="ctc_1",
+            call_id="c1",
+            name="open_page",
+            arguments={"p": 1},
+            output="done",
+            status="completed",
+            **base,
         ),
     ]:
         await store.add_thread_item(thread_id, item, context)

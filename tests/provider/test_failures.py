@@ -30,9 +30,7 @@ async def still_usable(alice: ChatKit, thread_id: str) -> None:
     assert answer_text(events).startswith("answer to: are you back?")
 
 
-async def test_a_rate_limit_before_the_answer_is_retried(
-    alice: ChatKit, standin: StandIn
-) -> None:
+async def test_a_rate_limit_before_the_answer_is_retried(alice: ChatKit, standin: StandIn) -> None:
     thread_id = await start_thread(alice)
     await standin.reset()
     await standin.inject(Status(429, retry_after=0.1))
