@@ -55,7 +55,15 @@ def _install_asyncio_only_bridge() -> None:
     stub.loop_time = lambda: asyncio.get_running_loop().time()  # type: ignore[attr-defined]
     stub.new_queue = asyncio.Queue  # type: ignore[attr-defined]
     stub.run_sync_in_thread = run_sync_in_thread  # type: ignore[attr-defined]
-    for name in ("AioStream", "open_aio_stream", "open_asyncio_loop", "pending_asyncio_tasks"):
+    for name in (
+        "AioStream",
+        "open_aio_stream",
+        "open_asyncio_loop",
+        "pending_asyncio_tasks",
+        "run_aio",
+        "spawn",
+        "wait_at_most",
+    ):
         setattr(stub, name, unavailable)
     sys.modules["robolearn._aio"] = stub
 
