@@ -24,6 +24,7 @@ LogFormat = Literal["json", "text"]
 ModelChoice = Literal["auto", "local", "scripted", "openai"]
 OpenAIApi = Literal["auto", "chat_completions", "responses"]
 DisconnectPolicy = Literal["cancel", "finish"]
+TitlePolicy = Literal["model", "first_words"]
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,8 @@ class Settings:
     model_retries: int = 2
     # Dictation (input.transcribe) through the provider; off (501) when unset.
     transcription_model: str | None = None
+    # A new thread's title: written by the provider's model, or its first message's words.
+    titles: TitlePolicy = "model"
     # A client that closes a streaming answer (Stop, a reload) cancels the model run, or not.
     on_disconnect: DisconnectPolicy = "cancel"
     scripted_tokens: int = 50
@@ -148,6 +151,10 @@ class Settings:
             model_timeout=reader.parse("ROBOLEARN_MODEL_TIMEOUT", _float_in(0.1, 3_600.0), 60.0),
             model_retries=reader.parse("ROBOLEARN_MODEL_RETRIES", _int_in(0, 10), 2),
             transcription_model=reader.text("ROBOLEARN_TRANSCRIPTION_MODEL"),
+            titles=cast(
+                TitlePolicy,
+                reader.parse("ROBOLEARN_TITLES", _choice("model", "first_words"), "model"),
+            ),
             on_disconnect=cast(
                 DisconnectPolicy,
                 reader.parse("ROBOLEARN_ON_DISCONNECT", _choice("cancel", "finish"), "cancel"),

@@ -109,7 +109,7 @@ async def open_services(
                 # first words of the first message.
                 titler = (
                     ModelTitler(chosen, RunConfig(tracing_disabled=True))
-                    if client is not None
+                    if client is not None and settings.titles == "model"
                     else None
                 )
                 if settings.stream_flush_ms:

@@ -157,6 +157,9 @@ async def _with_model(mode: Mode, args: argparse.Namespace, data_dir: Path) -> d
             "ROBOLEARN_MODEL": "openai",
             "OPENAI_BASE_URL": standin.base_url,
             "ROBOLEARN_OPENAI_MODEL": "standin",
+            # Like for like: the baseline makes no title call (robolearn's costs one per
+            # new thread; ROBOLEARN_TITLES=model, the default, outside benchmarks).
+            "ROBOLEARN_TITLES": "first_words",
         }
         report = await mode(args, data_dir)
     report["model"] = args.model
