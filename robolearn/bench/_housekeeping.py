@@ -22,6 +22,8 @@ from ._load import SseParser, chatkit_body, percentile, user_input
 __all__ = ["HousekeepingStats", "probe_housekeeping"]
 
 KINDS = ("threads.update", "items.feedback", "attachments.delete")
+# For scale: what the busy server takes to answer a request that waits for nothing at all.
+CONTROL = "GET /healthz"
 
 
 @attrs.define
@@ -29,7 +31,9 @@ class HousekeepingStats:
     """Latencies (seconds) of each housekeeping request, and how many came back while their
     thread's answer was still streaming (they all should)."""
 
-    latencies: dict[str, list[float]] = attrs.Factory(lambda: {kind: [] for kind in KINDS})
+    latencies: dict[str, list[float]] = attrs.Factory(
+        lambda: {kind: [] for kind in (*KINDS, CONTROL)}
+    )
     during_answer: int = 0
     failures: list[str] = attrs.Factory(list)
 
@@ -73,7 +77,9 @@ async def _probe(client: httpx.AsyncClient, user: str, stats: HousekeepingStats)
     async def call(request_type: str, **params: Any) -> dict[str, Any]:
         started = time.perf_counter()
         response = await client.post(
-            "/chatkit", content=chatkit_body(request_type, **params), headers=headers
+            "/chatkit",
+            content=json.dumps({"type": request_type, "params": params}).encode(),
+            headers=headers,
         )
         elapsed = time.perf_counter() - started
         response.raise_for_status()
@@ -108,6 +114,9 @@ async def _probe(client: httpx.AsyncClient, user: str, stats: HousekeepingStats)
             "attachments.create", name="notes.txt", size=5, mime_type="text/plain"
         )
         await call("attachments.delete", attachment_id=attachment["id"])
+        started = time.perf_counter()
+        (await client.get("/healthz")).raise_for_status()
+        stats.latencies[CONTROL].append(time.perf_counter() - started)
         # Still streaming if its answer is not stored yet (the stream itself sits unread).
         items = await call("items.list", thread_id=thread_id, order="asc")
         if not any(item["type"] == "assistant_message" for item in items["data"]):

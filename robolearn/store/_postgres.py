@@ -165,33 +165,27 @@ class PostgresStore(Store[StoreContext]):
         rename made while it answered. Without it the changes are applied as they are.
         """
         check_id("thread id", thread_id)
+        # One statement: the row lock, the comparison (as jsonb values) and the write are
+        # one atomic step, and one round trip.
+        sql = (
+            b"UPDATE threads SET updated_at = now(), data = data || COALESCE(("
+            b" SELECT jsonb_object_agg(change.key, change.value)"
+            b" FROM jsonb_each(%(changes)s::jsonb) AS change"
+            b" WHERE %(expected)s::jsonb IS NULL"
+            b" OR threads.data -> change.key IS NOT DISTINCT FROM %(expected)s::jsonb -> change.key"
+            b"), '{}'::jsonb)"
+            b" WHERE id = %(id)s AND user_id = %(user)s RETURNING data::text"
+        )
+        params = {
+            "changes": json.dumps(changes),
+            "expected": None if expected is None else json.dumps(expected),
+            "id": thread_id,
+            "user": context.user_id,
+        }
 
         def query(conn: _Conn) -> str | None:
-            with conn.transaction():
-                data: str | None = _scalar(
-                    conn,
-                    "SELECT data::text FROM threads WHERE id = %s AND user_id = %s FOR UPDATE",
-                    (thread_id, context.user_id),
-                )
-                if data is None:
-                    return None
-                stored = json.loads(data)
-                merged = {
-                    **stored,
-                    **{
-                        name: value
-                        for name, value in changes.items()
-                        if expected is None or stored.get(name) == expected.get(name)
-                    },
-                }
-                if merged == stored:
-                    return data
-                text = json.dumps(merged)
-                conn.execute(
-                    b"UPDATE threads SET data = %s::jsonb, updated_at = now() WHERE id = %s",
-                    (text, thread_id),
-                )
-                return text
+            row = conn.execute(sql, params).fetchone()
+            return None if row is None else str(row[0])
 
         data = await self._run(query)
         if data is None:

@@ -183,3 +183,12 @@ async def test_concurrent_housekeeping_on_a_busy_server_is_answered(
                 )
     title = (await alice.call("threads.get_by_id", thread_id=thread_id)).json()["title"]
     assert title in {f"t{n}" for n in range(10)}
+
+
+async def test_another_users_thread_cannot_be_renamed(alice: ChatKit, bob: ChatKit) -> None:
+    first = await alice.stream("threads.create", input=user_input("mine"))
+    thread_id = first[0]["thread"]["id"]
+    response = await bob.call("threads.update", thread_id=thread_id, title="hijacked")
+    assert response.status_code == 404
+    stored = (await alice.call("threads.get_by_id", thread_id=thread_id)).json()
+    assert stored["title"] == "mine"
