@@ -35,7 +35,9 @@ def test_freeze_collects_garbage_first_then_freezes_the_survivors(thawed: None) 
     frozen = tune_gc_for_serving()
 
     assert gone() is None
-    assert frozen == gc.get_freeze_count() > 0
+    # At most: an object frozen here that another thread of the test session (the stand-in
+    # provider's) frees at once leaves the permanent generation again.
+    assert 0 < gc.get_freeze_count() <= frozen
     assert not any(obj is kept for obj in gc.get_objects())  # out of every generation
     assert gc.get_threshold() == GC_THRESHOLDS
 
