@@ -30,6 +30,8 @@ from .conftest import ServerFactory, admin_stats, full_answer, quiescent, report
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 THREADS, MESSAGES, TOKENS = 60, 4, 20
+# Fewer under `cancel`: its turns end early, and the hang-ups are the same random mix.
+CANCEL_THREADS = 30
 
 
 async def hang_up_after(
@@ -64,6 +66,7 @@ async def test_random_disconnects_lose_nothing(start_server: ServerFactory, poli
         ROBOLEARN_ACTOR_IDLE_TIMEOUT="2",
         ROBOLEARN_ON_DISCONNECT=policy,
     )
+    threads = THREADS if policy == "finish" else CANCEL_THREADS
     rng = random.Random(2)
     before = await admin_stats(server.base_url)
     thread_ids: dict[int, str] = {}
@@ -104,7 +107,7 @@ async def test_random_disconnects_lose_nothing(start_server: ServerFactory, poli
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
         with trio.fail_after(90):
             async with trio.open_nursery() as nursery:
-                for t in range(THREADS):
+                for t in range(threads):
                     nursery.start_soon(converse, t, client)
     await wait_for(lambda: quiescent(server.base_url), 30, what="no turn running")
 
@@ -151,7 +154,7 @@ async def test_random_disconnects_lose_nothing(start_server: ServerFactory, poli
     )
     after_stats = await admin_stats(server.base_url)
     counts = {
-        "threads": THREADS,
+        "threads": threads,
         "messages_sent": sum(len(r) for r in sent.values()),
         "disconnects": modes,
         "acknowledged": acked,
@@ -168,10 +171,10 @@ async def test_random_disconnects_lose_nothing(start_server: ServerFactory, poli
         "actors": after_stats["actors"],
     }
     report("disconnect" if policy == "finish" else "disconnect-cancel", counts)
-    assert sum(modes.values()) == THREADS * MESSAGES
+    assert sum(modes.values()) == threads * MESSAGES
     assert duplicated == lost == out_of_order == incomplete == 0
     if policy == "cancel":
         assert stopped > 0, "no answer was stopped: the disconnects did not cancel"
     # Most hang-ups happen after the request arrived: their answers must be there.
-    assert persisted >= THREADS * (1 + MESSAGES // 2)
+    assert persisted >= threads * (1 + MESSAGES // 2)
     assert after_stats["actors"]["busy_actors"] == 0

@@ -14,7 +14,7 @@ import pytest
 
 from robolearn.config import OpenAIApi, Settings
 from robolearn.services import Services, open_services
-from robolearn.standin import StandIn, open_standin
+from robolearn.standin import StandIn
 from tests.http.conftest import alice, bob, http
 
 __all__ = ["alice", "bob", "http"]  # fixtures reused from tests/http
@@ -28,9 +28,10 @@ def api(request: pytest.FixtureRequest) -> OpenAIApi:
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    async with open_standin(tokens=6, delay_ms=2) as running:
-        yield running
+async def standin(standin: StandIn) -> StandIn:
+    """The session's stand-in (``tests/conftest.py``), answering in 6 quick deltas."""
+    await standin.configure(tokens=6, delay_ms=2)
+    return standin
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def settings(database_url: str, tmp_path: Path, standin: StandIn, api: OpenAIApi
         openai_model="standin",
         openai_api=api,
         model_timeout=1.0,
-        model_retries=2,
+        model_retries=1,
         transcription_model="standin-transcribe",
     )
 
