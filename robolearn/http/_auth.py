@@ -25,7 +25,7 @@ __all__ = ["Authenticator"]
 
 _log = logging.getLogger("robolearn.auth")
 
-_USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:|\-]{0,127}$")
+_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:|\-]{0,127}")
 _ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 _LEEWAY_SECONDS = 30
 
@@ -97,7 +97,8 @@ class Authenticator:
         elif algorithm in _ASYMMETRIC and (self._jwks is not None or self._jwks_client):
             key = await self._public_key(token, header.get("kid"))
         else:
-            raise _unauthenticated(f"tokens signed with {algorithm!r} are not accepted")
+            # Not echoed: whatever a token carries stays out of our answers and logs.
+            raise _unauthenticated("the token's signing algorithm is not accepted")
         options = {"require": ["exp", "sub"]}
         try:
             return dict(
@@ -121,8 +122,11 @@ class Authenticator:
             raise _unauthenticated("the token is from another issuer") from None
         except jwt.InvalidSignatureError:
             raise _unauthenticated("the token signature is invalid") from None
-        except jwt.InvalidTokenError as exc:
-            raise _unauthenticated(f"the token is invalid: {exc}") from None
+        except jwt.MissingRequiredClaimError as exc:
+            # One of the claims we require: a name of ours, safe to say.
+            raise _unauthenticated(f"the token has no {exc.claim!r} claim") from None
+        except jwt.InvalidTokenError:
+            raise _unauthenticated("the token is invalid") from None
 
     async def _public_key(self, token: str, kid: object) -> Any:
         try:
@@ -138,12 +142,13 @@ class Authenticator:
             )
             return signing.key
         except jwt.PyJWKClientError as exc:
-            raise _unauthenticated(f"the token's key could not be found: {exc}") from None
+            _log.warning("no signing key for a token: %s", type(exc).__name__)
+            raise _unauthenticated("the token's signing key could not be found") from None
 
 
 def _check_user_id(user_id: str, source: str) -> str:
     if not user_id:
         raise _unauthenticated(f"missing {source}")
-    if not _USER_ID.match(user_id):
+    if not _USER_ID.fullmatch(user_id):
         raise _unauthenticated(f"{source} must be 1-128 letters, digits or _.@:|-")
     return user_id

@@ -16,14 +16,14 @@ from werkzeug.sansio.utils import get_current_url, get_host
 
 __all__ = ["Answer", "ClientGone", "Headers", "Incoming", "request_id_for"]
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 
 def request_id_for(header: str | None) -> str:
     """The request's id: the client's ``X-Request-ID`` if it is safe to log and echo, else a
     new one. One id per request, in every log line and echoed back, so a user's report can be
     matched to the server's logs."""
-    return header if header is not None and _REQUEST_ID.match(header) else uuid.uuid4().hex
+    return header if header is not None and _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
 
 
 class ClientGone(Exception):

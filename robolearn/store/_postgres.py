@@ -45,7 +45,7 @@ _Conn = psycopg.Connection[Any]
 
 _log = logging.getLogger("robolearn.store")
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
 
 # Errors after which a fresh connection may well succeed. Every store operation is idempotent
 # (upserts, reads, deletes), so running it again cannot duplicate anything.
@@ -552,7 +552,7 @@ def _long_id(item_type: StoreItemType) -> str:
 
 def check_id(what: str, value: object) -> None:
     """Raise :class:`InvalidStoreInput` unless ``value`` is a well-formed id."""
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidStoreInput(
             f"{what} must be 1-128 characters of letters, digits, '_', '-', '.', ':'"
             f" starting with a letter or digit; got {value!r:.80}"

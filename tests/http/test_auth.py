@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -74,6 +75,7 @@ TOKENS = {
     ),
     "alg none": (lambda key: jwt.encode(claims(), None, algorithm="none"), "not accepted"),
     "garbage": (lambda key: "not.a.token", "malformed"),
+    "a newline after the subject": (lambda key: hs(sub="alice\n"), "must be"),
     "unknown kid": (
         lambda key: jwt.encode(claims(), key, algorithm="RS256", headers={"kid": "k9"}),
         "key id",
@@ -91,6 +93,16 @@ async def test_bad_tokens_are_401(
     assert response.json()["error"]["code"] == "unauthenticated"
     assert reason in response.json()["error"]["message"]
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="robolearn"')
+
+
+async def test_nothing_from_a_token_is_echoed(http: httpx.AsyncClient) -> None:
+    header = base64.urlsafe_b64encode(b'{"alg": "HS256\\r\\nX-Evil: 1"}').rstrip(b"=")
+    forged = header.decode() + ".e30.c2ln"
+    for token in (forged, jwt.encode(claims(), "k" * 64, algorithm="HS512")):
+        response = await _list(http, bearer(token))
+        assert response.status_code == 401
+        challenge = response.headers["WWW-Authenticate"] + response.text
+        assert "HS512" not in challenge and "Evil" not in challenge
 
 
 async def test_missing_token_and_dev_header_are_401(http: httpx.AsyncClient) -> None:
