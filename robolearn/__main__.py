@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             settings = _with_bind(settings, args, parser)
+            settings.check_bind()
             from robolearn.serve import serve
 
             trio.run(serve, settings)
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from robolearn import _feedback_cli
 
             trio.run(lambda: _feedback_cli.report(settings, since=args.since, as_json=args.json))
+    except ConfigError as exc:
+        print(f"robolearn: configuration error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0

@@ -6,6 +6,7 @@ shows up at boot rather than at the first request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -44,6 +45,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     auth: AuthMode = "jwt"
+    # Dev auth trusts a header: it may only listen on loopback unless explicitly allowed.
+    auth_dev_anywhere: bool = False
     jwt_secret: str | None = attrs.field(default=None, repr=False)
     jwks_url: str | None = None
     jwks_file: Path | None = None
@@ -106,6 +109,7 @@ class Settings:
             host=reader.text("ROBOLEARN_HOST") or "127.0.0.1",
             port=reader.parse("ROBOLEARN_PORT", _int_in(1, 65535), 8000),
             auth=cast(AuthMode, reader.parse("ROBOLEARN_AUTH", _choice("jwt", "dev"), "jwt")),
+            auth_dev_anywhere=reader.parse("ROBOLEARN_AUTH_DEV_ANYWHERE", _flag, False),
             jwt_secret=reader.text("ROBOLEARN_JWT_SECRET"),
             jwks_url=reader.text("ROBOLEARN_JWKS_URL"),
             jwks_file=reader.parse("ROBOLEARN_JWKS_FILE", _path, None),
@@ -203,6 +207,19 @@ class Settings:
             )
         return settings
 
+    def check_bind(self) -> None:
+        """Refuse to serve dev auth (a trusted user header) beyond this machine.
+
+        Raises :class:`ConfigError` when ``auth`` is ``dev``, ``host`` is not a loopback
+        address and ``ROBOLEARN_AUTH_DEV_ANYWHERE`` is not set.
+        """
+        if self.auth == "dev" and not self.auth_dev_anywhere and not _is_loopback(self.host):
+            raise ConfigError(
+                f"ROBOLEARN_AUTH=dev trusts the X-User-ID header, so it only listens on "
+                f"loopback; {self.host!r} is not (bind 127.0.0.1, or set "
+                f"ROBOLEARN_AUTH_DEV_ANYWHERE=1 on a network you trust)"
+            )
+
     @property
     def uses_provider(self) -> bool:
         """True when a model provider is configured: OpenAI (a key) or a compatible server."""
@@ -235,6 +252,24 @@ class _Reader:
             return parser(raw)
         except ValueError as exc:
             raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from None
+
+
+def _flag(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may well resolve to a public address
 
 
 def _path(raw: str) -> Path:

@@ -74,6 +74,7 @@ async def serve(
     settings: Settings, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully; reports bound URLs via task_status."""
+    settings.check_bind()
     for name, value in settings.describe().items():
         _log.info("setting %s=%s", name, value)
     config = hypercorn_config(f"{settings.host}:{settings.port}")

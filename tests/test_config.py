@@ -111,6 +111,30 @@ def test_cli_rejects_bad_bind(monkeypatch: pytest.MonkeyPatch) -> None:
     assert exc.value.code == 2
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "robolearn.example"])
+def test_dev_auth_refuses_to_listen_beyond_loopback(
+    host: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROBOLEARN_AUTH", "dev")
+    assert main(["serve", "--host", host, "--port", "0"]) == 2
+    assert "ROBOLEARN_AUTH_DEV_ANYWHERE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost"])
+def test_dev_auth_listens_on_loopback(host: str) -> None:
+    Settings(auth="dev", host=host).check_bind()
+
+
+def test_dev_auth_anywhere_must_be_asked_for() -> None:
+    settings = Settings.from_env(
+        {"ROBOLEARN_AUTH": "dev", "ROBOLEARN_HOST": "0.0.0.0", "ROBOLEARN_AUTH_DEV_ANYWHERE": "1"}
+    )
+    settings.check_bind()
+    Settings(auth="jwt", host="0.0.0.0").check_bind()
+    with pytest.raises(ConfigError, match="ROBOLEARN_AUTH_DEV_ANYWHERE"):
+        Settings.from_env({"ROBOLEARN_AUTH_DEV_ANYWHERE": "maybe"})
+
+
 def test_cli_migrate(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

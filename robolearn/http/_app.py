@@ -5,6 +5,7 @@ Routes only; every dependency comes in through Services.
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,8 @@ from ._page import register_page
 from ._watch import watch_services
 
 __all__ = ["create_app"]
+
+_log = logging.getLogger("robolearn.http")
 
 
 def create_app(services: Services, door: FrontDoor | None = None) -> ASGIFramework:
@@ -107,7 +110,9 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
             checks["database"] = "ok"
             checks["migrations"] = "ok"
         except StoreUnavailable as exc:
-            checks["database"] = f"unavailable: {exc}"
+            # What is down, not the driver's words (they can name hosts and users).
+            _log.warning("readiness: %s", exc)
+            checks["database"] = "unavailable"
             checks["migrations"] = "unknown"
         accepting = services.actors.statistics().accepting
         checks["actors"] = "ok" if accepting else "shutting down"

@@ -11,6 +11,7 @@ it (unknown thread, full mailbox, database down) still gets a proper 4xx/5xx JSO
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
@@ -100,6 +101,7 @@ async def _parse(services: Services, door: FrontDoor, incoming: Incoming) -> tup
     user_id = await door.auth.authenticate(incoming.headers)
     await door.limiter.acquire(user_id)
     parsed: ChatKitReq = REQUEST_ADAPTER.validate_json(body)
+    _check_text(parsed.model_dump(mode="python", include={"params", "metadata"}))
     return user_id, parsed
 
 
@@ -167,6 +169,28 @@ async def _handle(
     stream_seconds = door.metrics.stream_seconds.labels(parsed.type)
     stack.callback(lambda: stream_seconds.observe(trio.current_time() - started))
     return _sse(first, replies, stack)
+
+
+# NUL (PostgreSQL text and jsonb cannot hold it) and UTF-16 halves without their pair (not
+# encodable as UTF-8): refused before anything is stored, so no write fails half-way.
+_INVALID_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_text(value: object) -> None:
+    if isinstance(value, str):
+        if _INVALID_TEXT.search(value):
+            raise HttpError(
+                400,
+                "invalid_text",
+                "text may not contain NUL characters or unpaired UTF-16 surrogates",
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_text(item)
 
 
 def _cancel_unfinished(replies: Replies[bytes | TurnFailed]) -> None:

@@ -7,7 +7,13 @@ given, applies migrations, and yields a :class:`PostgresStore` that implements
 
 from ._blobs import Blob, BlobStore
 from ._embedded import EmbeddedPostgres, open_embedded_postgres
-from ._errors import InvalidStoreInput, NotFoundError, PayloadTooLarge, StoreUnavailable
+from ._errors import (
+    InvalidStoreInput,
+    NotFoundError,
+    PayloadTooLarge,
+    StoreFailed,
+    StoreUnavailable,
+)
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
 from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
@@ -22,6 +28,7 @@ __all__ = [
     "PayloadTooLarge",
     "PostgresStore",
     "StoreContext",
+    "StoreFailed",
     "StoreLimits",
     "StoreUnavailable",
     "apply_migrations",

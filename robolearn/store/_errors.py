@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from chatkit.store import NotFoundError
 
-__all__ = ["InvalidStoreInput", "NotFoundError", "PayloadTooLarge", "StoreUnavailable"]
+__all__ = [
+    "InvalidStoreInput",
+    "NotFoundError",
+    "PayloadTooLarge",
+    "StoreFailed",
+    "StoreUnavailable",
+]
 
 
 class StoreUnavailable(Exception):
@@ -17,3 +23,11 @@ class InvalidStoreInput(ValueError):
 
 class PayloadTooLarge(InvalidStoreInput):
     """A thread, item or attachment serialises to more bytes than the store accepts."""
+
+
+class StoreFailed(Exception):
+    """The database refused an operation for a reason other than the caller's input.
+
+    Its message names the error class and SQLSTATE only: the driver's own message can quote
+    the data (user text), which must never reach a log line or an answer.
+    """

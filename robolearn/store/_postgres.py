@@ -35,7 +35,7 @@ from pydantic import BaseModel, TypeAdapter
 from robolearn._aio import run_sync_in_thread
 from robolearn.obs import Tracing
 
-from ._errors import InvalidStoreInput, PayloadTooLarge, StoreUnavailable
+from ._errors import InvalidStoreInput, PayloadTooLarge, StoreFailed, StoreUnavailable
 from ._migrations import apply_migrations
 
 __all__ = ["DownVotedAnswer", "PostgresStore", "StoreContext", "StoreLimits"]
@@ -487,16 +487,24 @@ class PostgresStore(Store[StoreContext]):
                         self._ensure_schema(conn)
                     return fn(conn)
             except PoolTimeout as exc:
-                raise StoreUnavailable(f"database unavailable: {exc}") from exc
-            except psycopg.errors.UntranslatableCharacter as exc:
-                # jsonb cannot hold NUL characters; only user text can carry one here.
-                raise InvalidStoreInput("text contains a NUL character") from exc
+                raise StoreUnavailable("database unavailable: no connection") from exc
+            except psycopg.errors.UntranslatableCharacter:
+                # jsonb cannot hold NUL characters; only user text can carry one here. Not
+                # chained: the driver's message quotes the data (a CONTEXT line).
+                raise InvalidStoreInput("text contains a NUL character") from None
             except _TRANSIENT as exc:
                 if attempt == _ATTEMPTS:
-                    raise StoreUnavailable(f"database unavailable: {exc}") from exc
-                _log.warning("transient database error (attempt %d): %s", attempt, exc)
+                    raise StoreUnavailable(f"database unavailable: {_described(exc)}") from None
+                _log.warning("transient database error (attempt %d): %s", attempt, _described(exc))
                 time.sleep(delay)
                 delay *= 4
+            except psycopg.DataError as exc:
+                raise InvalidStoreInput(
+                    f"the database refused the data: {_described(exc)}"
+                ) from None
+            except psycopg.Error as exc:
+                # Logged and answered without the driver's message, which may quote user data.
+                raise StoreFailed(_described(exc)) from None
         raise AssertionError("unreachable")
 
     def _ensure_schema(self, conn: _Conn) -> None:
@@ -557,6 +565,11 @@ def check_id(what: str, value: object) -> None:
             f"{what} must be 1-128 characters of letters, digits, '_', '-', '.', ':'"
             f" starting with a letter or digit; got {value!r:.80}"
         )
+
+
+def _described(exc: psycopg.Error) -> str:
+    """What a driver error was, without its message (it may quote the data)."""
+    return f"{type(exc).__name__} (SQLSTATE {exc.sqlstate or 'none'})"
 
 
 def _scalar(conn: _Conn, sql: str, params: tuple[object, ...]) -> Any:

@@ -63,6 +63,9 @@ class TestDatabaseOutage:
             return (await http.get("/readyz")).status_code == 503
 
         await wait_until(not_ready, seconds=10)
+        readiness = (await http.get("/readyz")).json()
+        # What is down, in our words: no host, socket path or driver message.
+        assert readiness["checks"]["database"] == "unavailable"
         during = await alice.call("threads.list")
         assert during.status_code == 503
         assert during.json()["error"]["code"] == "database_unavailable"
