@@ -9,6 +9,7 @@ delivering an error never waits for room in the channel.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -33,6 +34,7 @@ class _TurnState:
     cancel_requested: bool = False
     error: ActorError | None = None
     finished: bool = False
+    on_finish: list[Callable[[], object]] = attrs.Factory(list)
 
 
 class ReplySender(Generic[E]):
@@ -85,6 +87,9 @@ class ReplySender(Generic[E]):
         self._turn.error = error
         self._turn.finished = True
         self._channel.close()
+        callbacks, self._turn.on_finish = self._turn.on_finish, []
+        for callback in callbacks:
+            callback()
 
     @property
     def _cancel_requested(self) -> bool:
@@ -137,6 +142,18 @@ class Replies(Generic[E]):
     def finished(self) -> bool:
         """True once the turn has ended (successfully or not)."""
         return self._turn.finished
+
+    def when_finished(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once the turn has ended, however it ended (now, if it has).
+
+        For what must last exactly as long as the turn, not as long as the reader: the
+        reader may leave (close) while the turn goes on. Called in the runtime's task, so
+        it must not block or raise.
+        """
+        if self._turn.finished:
+            callback()
+        else:
+            self._turn.on_finish.append(callback)
 
     def cancel(self) -> None:
         """Cancel the turn: the handler sees `trio.Cancelled` now, or never runs if queued.

@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
+from functools import partial
 
 import attrs
 import trio
@@ -144,16 +145,24 @@ async def _handle(
     try:
         if streaming:
             door.streams.acquire(user_id)
-            stack.callback(door.streams.release, user_id)
             door.metrics.active_streams.inc()
             stack.callback(door.metrics.active_streams.dec)
-        replies = await stack.enter_async_context(
+        try:
             # No await between reading the request and this line: requests for one thread
             # enter its mailbox in the order they arrived.
-            services.actors.request(
+            replies = services.actors.request(
                 (user_id, thread_id), ChatJob(parsed, context, services.tracing.capture())
             )
-        )
+        except BaseException:
+            if streaming:
+                door.streams.release(user_id)
+            raise
+        if streaming:
+            # The user's stream slot is held by the turn, not by the connection: a client
+            # that leaves (with ROBOLEARN_ON_DISCONNECT=finish) frees no slot while its
+            # answer still runs, so closed connections cannot start answers without bound.
+            replies.when_finished(partial(door.streams.release, user_id))
+        await stack.enter_async_context(replies)
         if streaming and services.settings.on_disconnect == "cancel":
             # Runs when the response is over: a turn still going then has lost its client
             # (Stop, a reload, a dropped connection), and ChatKit's Stop means stop.
@@ -220,6 +229,9 @@ def _check_attachment_count(services: Services, attachment_ids: list[str]) -> No
     limit = services.attachments.limits.max_per_message
     if len(attachment_ids) > limit:
         raise HttpError(400, "too_many_attachments", f"a message may carry at most {limit}")
+    if len(set(attachment_ids)) != len(attachment_ids):
+        # Each copy would be read and encoded for the model again.
+        raise HttpError(400, "duplicate_attachment", "a message lists an attachment twice")
 
 
 async def _read_body(incoming: Incoming, limit: int) -> bytes:

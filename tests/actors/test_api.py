@@ -118,6 +118,30 @@ async def test_error_is_raised_after_the_events_sent_before_it() -> None:
     assert isinstance(error, actors.ActorError)
 
 
+async def test_when_finished_runs_once_when_the_turn_ends_however_it_ends() -> None:
+    gate = trio.Event()
+
+    async def handler(key: str, payload: Any, reply: ReplySender[str]) -> None:
+        await gate.wait()
+        if payload == "fail":
+            raise RuntimeError("boom")
+
+    async with open_actor_system(from_handler(handler)) as system:
+        ended: list[str] = []
+        ok, failing = system.request("a", "ok"), system.request("b", "fail")
+        ok.when_finished(lambda: ended.append("ok"))
+        failing.when_finished(lambda: ended.append("fail"))
+        ok.close()  # the reader leaving does not end the turn
+        await wait_all_tasks_blocked()
+        assert ended == []
+        gate.set()
+        await wait_all_tasks_blocked()
+        assert sorted(ended) == ["fail", "ok"]
+        ok.when_finished(lambda: ended.append("late"))  # already over: at once
+        assert ended[-1] == "late"
+        await failing.aclose()
+
+
 async def test_ready_takes_what_has_arrived_and_leaves_the_end_to_iteration() -> None:
     reply: ReplySender[str]
     reply, replies = open_reply_channel(math.inf)

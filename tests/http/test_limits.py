@@ -9,9 +9,10 @@ import trio
 
 from robolearn.config import Settings
 from robolearn.http._ratelimit import RateLimited, StreamSlots, TokenBucketLimiter, TooManyStreams
+from robolearn.services import Services
 
 from ._models import RecordingModel
-from .conftest import ChatKit, user_input
+from .conftest import ChatKit, post_and_hang_up, quiescent, user_input, wait_until
 
 
 async def test_token_bucket_exhausts_and_recovers(autojump_clock: trio.testing.MockClock) -> None:
@@ -62,6 +63,7 @@ class TestLimitedServer:
             rate_limit_per_minute=4,
             max_streams_per_user=1,
             max_message_chars=20,
+            on_disconnect="finish",
         )
 
     @pytest.fixture
@@ -94,6 +96,20 @@ class TestLimitedServer:
             nursery.start_soon(ask, alice, "second")
             nursery.start_soon(ask, bob, "bob's")
         assert sorted(results) == [200, 200, 429]
+
+    async def test_a_turn_holds_its_stream_slot_after_its_client_left(
+        self, alice: ChatKit, services: Services, model: RecordingModel
+    ) -> None:
+        # Under `finish` an answer goes on without its client; its slot must go on with it.
+        model.delay = 0.05  # a 1.5 s answer
+        body = {"type": "threads.create", "params": {"input": user_input("first")}}
+        await post_and_hang_up(alice, body, until=b"text_delta")
+        refused = await alice.call("threads.create", input=user_input("second"))
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "too_many_streams"
+        await wait_until(lambda: quiescent(services))
+        model.delay = 0.0
+        assert (await alice.call("threads.create", input=user_input("third"))).status_code == 200
 
     async def test_long_message_is_refused(self, alice: ChatKit) -> None:
         response = await alice.call("threads.create", input=user_input("x" * 21))
