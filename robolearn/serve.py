@@ -10,6 +10,7 @@ from pathlib import Path
 import trio
 from hypercorn.config import Config
 
+from robolearn._memory import tune_malloc
 from robolearn.config import Settings
 from robolearn.http import create_app, serve_app
 from robolearn.services import open_services
@@ -84,6 +85,8 @@ async def serve(
     async with open_services(settings) as services:
         app = create_app(services)
         _log.info("froze %d startup objects", tune_gc_for_serving())
+        if tune_malloc():
+            _log.info("big allocations each get their own mapping (returned when freed)")
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
 
             async def shutdown_trigger() -> None:

@@ -16,6 +16,7 @@ from chatkit.store import Store
 from openai import AsyncOpenAI
 
 from robolearn._aio import open_asyncio_loop, run_aio
+from robolearn._memory import GarbageBudget, collect_when_idle
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import (
     CoalescingModel,
@@ -115,6 +116,7 @@ async def open_services(
                 if settings.stream_flush_ms:
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
                 metrics = Metrics()
+                garbage = GarbageBudget()
                 blobs = BlobStore(store)
                 attachments = BlobAttachmentStore(
                     blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
@@ -127,7 +129,7 @@ async def open_services(
                     attachments,
                     model=chosen,
                     tools=[search_tool(lambda: textbook.current, vectors)],
-                    converter_for=lambda context: ModelInputConverter(blobs, context),
+                    converter_for=lambda context: ModelInputConverter(blobs, context, garbage),
                     observer=metrics,
                     tracing=tracing,
                     titler=titler,
@@ -146,6 +148,7 @@ async def open_services(
                     preflight=checks,
                     tracing=tracing,
                     flush_interval=settings.stream_flush_ms / 1000,
+                    garbage=garbage,
                 )
                 actor_settings = ActorSettings(
                     mailbox_capacity=settings.mailbox_capacity,
@@ -162,6 +165,7 @@ async def open_services(
                 ):
                     if client is not None:
                         nursery.start_soon(partial(probe_provider, client))
+                    nursery.start_soon(collect_when_idle, garbage)
                     yield Services(
                         settings=settings,
                         store=store,

@@ -11,6 +11,8 @@ Modes:
   throughput and latency ratios.
 - ``robolearn bench --rss-threads N``: N threads with one message each, then the server's RSS
   once the thread actors have passivated (``--idle-timeout``).
+- ``robolearn bench --soak``: 20 users x 10 turns, each turn with four 10 MB attachments;
+  the server's RSS before, at the peak and after (it must come back).
 - ``robolearn bench --housekeeping``: renames, votes and attachment deletes timed while their
   thread's answer streams, with ``--concurrency`` other streams running.
 
@@ -48,6 +50,7 @@ from ._housekeeping import probe_housekeeping
 from ._load import LoadPlan, run_load, verify
 from ._process import ServerProcess, baseline_server, free_port, robolearn_server
 from ._report import RunStats, format_table, summarise
+from ._soak import SoakPlan, run_soak
 
 __all__ = ["main"]
 
@@ -113,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--probes", type=int, default=200, help="--housekeeping: threads probed (10 at a time)"
     )
+    parser.add_argument(
+        "--soak", action="store_true", help="RSS before and after turns with big attachments"
+    )
+    parser.add_argument("--users", type=int, default=20, help="--soak: users at once")
+    parser.add_argument("--turns", type=int, default=10, help="--soak: turns per user")
+    parser.add_argument(
+        "--attachment-mb", type=float, default=10.0, help="--soak: size of each attachment"
+    )
     parser.add_argument("--data-dir", type=Path, help="where started servers keep data and logs")
     parser.add_argument("--json", type=Path, help="write every figure to this JSON file")
     return parser
@@ -126,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = trio.run(_with_model, _compare, args, data_dir)
         elif args.rss_threads:
             report = trio.run(_with_model, _rss, args, data_dir)
+        elif args.soak:
+            report = trio.run(_with_model, _soak, args, data_dir)
         elif args.housekeeping:
             report = trio.run(_with_model, _housekeeping, args, data_dir)
         else:
@@ -305,6 +318,62 @@ class _AttachedProcess(ServerProcess):
 
     def kill(self) -> None:
         return None
+
+
+# -- memory under attachments --------------------------------------------------------------
+
+
+async def _soak(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    plan = SoakPlan(
+        users=args.users, turns=args.turns, attachment_bytes=int(args.attachment_mb * 1_000_000)
+    )
+    env = {
+        **_scripted_env(args),
+        "ROBOLEARN_MAX_ATTACHMENT_BYTES": str(plan.attachment_bytes),
+        "ROBOLEARN_ACTOR_IDLE_TIMEOUT": str(args.idle_timeout),
+    }
+    process = robolearn_server(free_port(), data_dir / "robolearn", env)
+    await _start(process)
+    mib = 2**20
+    try:
+        await run_load(process.base_url, LoadPlan(threads=20, messages=2, concurrency=20))
+        before = process.rss()
+        peak = [before]
+
+        async def sample() -> None:
+            while True:
+                await trio.sleep(0.25)
+                peak.append(process.rss())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sample)
+            print(
+                f"soak: {plan.users} users x {plan.turns} turns x {plan.per_message} "
+                f"attachments of {plan.attachment_bytes / 1e6:g} MB ...",
+                flush=True,
+            )
+            outcome = await run_soak(process.base_url, plan)
+            # Idle actors passivate and the idle collection runs (every 10 s): nothing of
+            # the load should be left holding memory.
+            await trio.sleep(max(args.idle_timeout, 10) + 5)
+            nursery.cancel_scope.cancel()
+        after = process.rss()
+    finally:
+        await _stop(process)
+    report = {
+        "users": plan.users,
+        "turns": plan.turns,
+        "attachments_per_message": plan.per_message,
+        "attachment_bytes": plan.attachment_bytes,
+        "answered": outcome.answered,
+        "failures": outcome.failures[:20],
+        "rss_before_mib": round(before / mib, 1),
+        "rss_peak_mib": round(max(peak) / mib, 1),
+        "rss_after_mib": round(after / mib, 1),
+        "rss_after_vs_before": round(after / before, 3) if before else None,
+    }
+    print(json.dumps(report, indent=2), flush=True)
+    return report
 
 
 # -- housekeeping beside running answers ----------------------------------------------------

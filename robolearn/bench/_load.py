@@ -35,10 +35,10 @@ __all__ = [
 ]
 
 
-def user_input(text: str) -> dict[str, Any]:
+def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
     return {
         "content": [{"type": "input_text", "text": text}],
-        "attachments": [],
+        "attachments": attachments or [],
         "inference_options": {},
     }
 

@@ -33,6 +33,7 @@ from chatkit.types import (
 )
 from openai.types.responses import ResponseInputContentParam
 
+from robolearn._memory import GarbageBudget
 from robolearn.store import BlobStore, NotFoundError
 
 from ._context import RequestContext
@@ -70,6 +71,8 @@ class ModelInputConverter(ThreadItemConverter):
 
     blobs: BlobStore
     context: RequestContext
+    # Told how many attachment bytes this turn read (see robolearn._memory).
+    garbage: GarbageBudget | None = None
 
     async def _thread_item_to_input_item(
         self, item: ThreadItem, is_last_message: bool = True
@@ -121,6 +124,8 @@ class ModelInputConverter(ThreadItemConverter):
         except NotFoundError:
             # Deleted (attachments.delete) after the message was sent.
             return {"type": "input_text", "text": f"{_reference(attachment)} (since deleted)"}
+        if self.garbage is not None:
+            self.garbage.spent(len(blob.data))
         data_url = f"data:{blob.mime_type};base64,{base64.b64encode(blob.data).decode()}"
         if isinstance(attachment, ImageAttachment):
             return {"type": "input_image", "image_url": data_url, "detail": "auto"}

@@ -22,6 +22,7 @@ from chatkit.types import (
 )
 
 from robolearn._aio import run_aio_stream
+from robolearn._memory import GarbageBudget
 from robolearn.actors import ReplySender
 from robolearn.obs import Tracing, bind_log_context
 from robolearn.store import BlobStore
@@ -87,6 +88,8 @@ class ChatTurns:
     preflight: Callable[[ChatJob], Awaitable[None]] | None = None
     tracing: Tracing = attrs.field(factory=Tracing)
     flush_interval: float = 0.0
+    # Collects the garbage of turns that read big attachments (see robolearn._memory).
+    garbage: GarbageBudget | None = None
 
     def __call__(self, key: ThreadKey) -> ThreadActor:
         """The behaviour of a new incarnation of ``key``'s actor (a `BehaviourFactory`)."""
@@ -116,6 +119,8 @@ class ChatTurns:
             finally:
                 elapsed = trio.current_time() - started
                 _log.info("turn ended: %s in %.0f ms", job.request.type, elapsed * 1000)
+                if self.garbage is not None:
+                    self.garbage.collect_if_due()
 
     async def _handle(
         self, key: ThreadKey, job: ChatJob, reply: ReplySender[bytes | TurnFailed]
