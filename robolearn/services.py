@@ -38,7 +38,14 @@ from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, 
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
 from robolearn.rag import LiveIndex, OpenAIEmbedder, RagRepository, VectorSearch, demo_lessons
-from robolearn.store import BlobStore, NotFoundError, PostgresStore, StoreUnavailable, open_store
+from robolearn.store import (
+    BlobStore,
+    NotFoundError,
+    PostgresStore,
+    PostgresSupervisor,
+    StoreUnavailable,
+    open_store,
+)
 
 __all__ = ["ChatActors", "Services", "open_services"]
 
@@ -60,6 +67,8 @@ class Services:
     metrics: Metrics
     tracing: Tracing
     textbook: LiveIndex
+    # Restarts the embedded PostgreSQL if it dies; None with a DATABASE_URL.
+    postgres: PostgresSupervisor | None = None
 
 
 @asynccontextmanager
@@ -76,10 +85,12 @@ async def open_services(
     tracing = tracing or Tracing.from_env()
     try:
         async with open_asyncio_loop():
+            supervisor = None
             if settings.database_url is None:
                 _log.info(
                     "DATABASE_URL not set: using embedded PostgreSQL in %s", settings.data_dir
                 )
+                supervisor = PostgresSupervisor()
             async with open_store(
                 settings.database_url,
                 data_dir=settings.data_dir,
@@ -87,6 +98,7 @@ async def open_services(
                 pool_max=settings.db_pool_max,
                 db_timeout=settings.db_timeout,
                 tracing=tracing,
+                supervisor=supervisor,
             ) as store:
                 # The book the tutor searches; an empty database gets the demo corpus.
                 textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
@@ -172,6 +184,7 @@ async def open_services(
                         textbook=textbook,
                         metrics=metrics,
                         tracing=tracing,
+                        postgres=supervisor,
                     )
                     nursery.cancel_scope.cancel()
     finally:
