@@ -162,8 +162,9 @@ async def open_services(
                 actor_settings = ActorSettings(
                     mailbox_capacity=settings.mailbox_capacity,
                     idle_timeout=settings.actor_idle_timeout,
-                    # Turns get the grace period while the HTTP server drains its streams (see
-                    # serve.py); past it, only a short final wait before they are checkpointed.
+                    # Turns get the grace period while the HTTP server drains its streams; at
+                    # its end serve.py cancels those still streaming. Turns nobody reads any
+                    # more get only a short final wait here before they are checkpointed.
                     shutdown_grace=min(2.0, settings.shutdown_grace),
                 )
                 async with (
