@@ -18,9 +18,11 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+import trio
 
-from robolearn.store import EmbeddedPostgres
+from robolearn.store import EmbeddedPostgres, PostgresSupervisor
 from robolearn.store._embedded import PostmasterRecord, StalePostgresBusy
+from robolearn.store._supervisor import EmbeddedPostmaster
 
 pytestmark = [
     pytest.mark.slow,
@@ -134,3 +136,42 @@ def test_a_running_server_is_adopted_not_started_twice(
     second = EmbeddedPostgres.start(tmp_path)
     assert second.adopted and second.pid == first.pid
     assert second.uri == first.uri
+
+
+async def test_two_supervisors_of_one_data_dir_start_one_server(
+    tmp_path: Path, stopper: list[EmbeddedPostgres]
+) -> None:
+    """Two processes sharing a data dir (here two supervisors in one) both see the death;
+    one starts the server again, the other finds it running and adopts it."""
+    server = await trio.to_thread.run_sync(EmbeddedPostgres.start, tmp_path)
+    stopper.append(server)
+    supervisors = [PostgresSupervisor(), PostgresSupervisor()]
+    done = [trio.Event(), trio.Event()]
+    async with trio.open_nursery() as nursery:
+        for supervisor, event in zip(supervisors, done, strict=True):
+
+            async def on_restart(event: trio.Event = event) -> None:
+                event.set()
+
+            await nursery.start(
+                supervisor.run, EmbeddedPostmaster(tmp_path), server.pid, on_restart
+            )
+        os.kill(server.pid, signal.SIGKILL)
+        with trio.fail_after(30):
+            for event in done:
+                await event.wait()
+        nursery.cancel_scope.cancel()
+
+    stats = [supervisor.statistics() for supervisor in supervisors]
+    assert sorted((s.restarts, s.adoptions) for s in stats) == [(0, 1), (1, 0)]
+    record = PostmasterRecord.read(tmp_path / "pgdata")
+    assert record is not None and record.running()
+    assert stats[0].pid == stats[1].pid == record.pid != server.pid
+    postmasters = [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "postgres"
+        and "-D" in (p.info["cmdline"] or [])
+        and str(tmp_path) in " ".join(p.info["cmdline"])
+    ]
+    assert [p.pid for p in postmasters] == [record.pid]
