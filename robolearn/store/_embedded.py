@@ -218,8 +218,8 @@ def _clear_dead_server(record: PostmasterRecord) -> None:
     attached = record.attached()
     if attached:
         raise StalePostgresBusy(
-            f"the killed PostgreSQL (pid {record.pid}) still has {attached} processes "
-            "attached to its shared memory"
+            f"the killed PostgreSQL (pid {record.pid}) is not gone yet: processes attached "
+            f"to its shared memory: {attached}"
         )
     _log.warning("removing the lock files of PostgreSQL pid %d, which is dead", record.pid)
     record.remove_lock_files()

@@ -129,7 +129,9 @@ async def test_readyz_says_restarting_until_the_old_server_is_gone(
         after = await _converse(client, "after the outage")
         assert after.ok, after.error
         assert await _restarts(client) == 1
-    assert "still has 1 processes attached to its shared memory" in server.log_path.read_text()
+    assert (
+        "is not gone yet: processes attached to its shared memory: 1" in server.log_path.read_text()
+    )
 
 
 async def _log_has(server: ServerProcess, text: str) -> bool:

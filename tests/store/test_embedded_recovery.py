@@ -138,11 +138,14 @@ def test_a_running_server_is_adopted_not_started_twice(
     assert second.uri == first.uri
 
 
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
 async def test_two_supervisors_of_one_data_dir_start_one_server(
-    tmp_path: Path, stopper: list[EmbeddedPostgres]
+    tmp_path: Path, stopper: list[EmbeddedPostgres], monkeypatch: pytest.MonkeyPatch, pidfd: bool
 ) -> None:
     """Two processes sharing a data dir (here two supervisors in one) both see the death;
     one starts the server again, the other finds it running and adopts it."""
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open")  # as on a system without pidfds
     server = await trio.to_thread.run_sync(EmbeddedPostgres.start, tmp_path)
     stopper.append(server)
     supervisors = [PostgresSupervisor(), PostgresSupervisor()]
