@@ -8,9 +8,11 @@ and never start a second server while any of them still runs.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,8 +67,17 @@ def _answers(server: EmbeddedPostgres) -> bool:
 
 
 @pytest.fixture
-def stopper() -> Iterator[list[EmbeddedPostgres]]:
-    """Servers a test started; stopped at its end."""
+def pg_dir() -> Iterator[Path]:
+    """Outside pytest's basetemp: another pytest session starting meanwhile makes that 0700
+    again, and the server (run as another user when we are root) could no longer enter it."""
+    path = Path(tempfile.mkdtemp(prefix="robolearn-test-recovery-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def stopper(pg_dir: Path) -> Iterator[list[EmbeddedPostgres]]:
+    """Servers a test started; stopped at its end (before ``pg_dir`` goes)."""
     started: list[EmbeddedPostgres] = []
     yield started
     for server in started:
@@ -74,10 +85,10 @@ def stopper() -> Iterator[list[EmbeddedPostgres]]:
 
 
 def test_a_killed_postmaster_left_as_a_zombie_is_replaced(
-    tmp_path: Path, stopper: list[EmbeddedPostgres]
+    pg_dir: Path, stopper: list[EmbeddedPostgres]
 ) -> None:
     keeper = subprocess.Popen(
-        [sys.executable, "-c", _KEEPER, str(tmp_path)],
+        [sys.executable, "-c", _KEEPER, str(pg_dir)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -87,11 +98,11 @@ def test_a_killed_postmaster_left_as_a_zombie_is_replaced(
         dead = int(keeper.stdout.readline())
         os.kill(dead, signal.SIGKILL)
         _wait(lambda: _status(dead) == psutil.STATUS_ZOMBIE, 10, "the postmaster to be a zombie")
-        record = PostmasterRecord.read(tmp_path / "pgdata")
+        record = PostmasterRecord.read(pg_dir / "pgdata")
         assert record is not None and record.pid == dead  # its lock file is still there
         _wait(lambda: not record.attached(), 10, "its children to let go of shared memory")
 
-        server = EmbeddedPostgres.start(tmp_path)
+        server = EmbeddedPostgres.start(pg_dir)
         stopper.append(server)
         # The library alone takes the zombie for a running server and "reuses" it.
         assert server.pid != dead
@@ -103,9 +114,9 @@ def test_a_killed_postmaster_left_as_a_zombie_is_replaced(
 
 
 def test_no_start_while_the_dead_servers_processes_hold_its_memory(
-    tmp_path: Path, stopper: list[EmbeddedPostgres]
+    pg_dir: Path, stopper: list[EmbeddedPostgres]
 ) -> None:
-    first = EmbeddedPostgres.start(tmp_path)
+    first = EmbeddedPostgres.start(pg_dir)
     stopper.append(first)
     postmaster = psutil.Process(first.pid)
     # A stopped child cannot notice its parent's death, so it stays attached.
@@ -115,38 +126,38 @@ def test_no_start_while_the_dead_servers_processes_hold_its_memory(
         postmaster.kill()
         _wait(lambda: _status(first.pid) in ("zombie", "gone"), 10, "the postmaster to die")
         with pytest.raises(StalePostgresBusy, match="attached to its shared memory"):
-            EmbeddedPostgres.start(tmp_path)
-        record = PostmasterRecord.read(tmp_path / "pgdata")
+            EmbeddedPostgres.start(pg_dir)
+        record = PostmasterRecord.read(pg_dir / "pgdata")
         assert record is not None and record.pid == first.pid  # nothing was removed
     finally:
         child.resume()
     _wait(lambda: not record.attached(), 10, "the child to exit")
 
-    again = EmbeddedPostgres.start(tmp_path)
+    again = EmbeddedPostgres.start(pg_dir)
     stopper.append(again)
     assert again.pid != first.pid and not again.adopted
     assert _answers(again)
 
 
 def test_a_running_server_is_adopted_not_started_twice(
-    tmp_path: Path, stopper: list[EmbeddedPostgres]
+    pg_dir: Path, stopper: list[EmbeddedPostgres]
 ) -> None:
-    first = EmbeddedPostgres.start(tmp_path)
+    first = EmbeddedPostgres.start(pg_dir)
     stopper.append(first)
-    second = EmbeddedPostgres.start(tmp_path)
+    second = EmbeddedPostgres.start(pg_dir)
     assert second.adopted and second.pid == first.pid
     assert second.uri == first.uri
 
 
 @pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
 async def test_two_supervisors_of_one_data_dir_start_one_server(
-    tmp_path: Path, stopper: list[EmbeddedPostgres], monkeypatch: pytest.MonkeyPatch, pidfd: bool
+    pg_dir: Path, stopper: list[EmbeddedPostgres], monkeypatch: pytest.MonkeyPatch, pidfd: bool
 ) -> None:
     """Two processes sharing a data dir (here two supervisors in one) both see the death;
     one starts the server again, the other finds it running and adopts it."""
     if not pidfd:
         monkeypatch.delattr(os, "pidfd_open")  # as on a system without pidfds
-    server = await trio.to_thread.run_sync(EmbeddedPostgres.start, tmp_path)
+    server = await trio.to_thread.run_sync(EmbeddedPostgres.start, pg_dir)
     stopper.append(server)
     supervisors = [PostgresSupervisor(), PostgresSupervisor()]
     done = [trio.Event(), trio.Event()]
@@ -156,9 +167,7 @@ async def test_two_supervisors_of_one_data_dir_start_one_server(
             async def on_restart(event: trio.Event = event) -> None:
                 event.set()
 
-            await nursery.start(
-                supervisor.run, EmbeddedPostmaster(tmp_path), server.pid, on_restart
-            )
+            await nursery.start(supervisor.run, EmbeddedPostmaster(pg_dir), server.pid, on_restart)
         os.kill(server.pid, signal.SIGKILL)
         with trio.fail_after(30):
             for event in done:
@@ -167,7 +176,7 @@ async def test_two_supervisors_of_one_data_dir_start_one_server(
 
     stats = [supervisor.statistics() for supervisor in supervisors]
     assert sorted((s.restarts, s.adoptions) for s in stats) == [(0, 1), (1, 0)]
-    record = PostmasterRecord.read(tmp_path / "pgdata")
+    record = PostmasterRecord.read(pg_dir / "pgdata")
     assert record is not None and record.running()
     assert stats[0].pid == stats[1].pid == record.pid != server.pid
     postmasters = [
@@ -175,6 +184,6 @@ async def test_two_supervisors_of_one_data_dir_start_one_server(
         for p in psutil.process_iter(["name", "cmdline"])
         if p.info["name"] == "postgres"
         and "-D" in (p.info["cmdline"] or [])
-        and str(tmp_path) in " ".join(p.info["cmdline"])
+        and str(pg_dir) in " ".join(p.info["cmdline"])
     ]
     assert [p.pid for p in postmasters] == [record.pid]
