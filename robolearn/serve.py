@@ -13,7 +13,7 @@ from hypercorn.config import Config
 from robolearn._memory import tune_malloc
 from robolearn.config import Settings
 from robolearn.http import create_app, serve_app
-from robolearn.services import open_services
+from robolearn.services import Services, open_services
 
 __all__ = ["hypercorn_config", "serve", "tune_gc_for_serving"]
 
@@ -79,10 +79,12 @@ async def serve(
     for name, value in settings.describe().items():
         _log.info("setting %s=%s", name, value)
     config = hypercorn_config(f"{settings.host}:{settings.port}")
-    # In-flight answers get the grace period to finish after SIGTERM; the actors then cancel
-    # whatever still runs, and chatkit persists those answers as partial ones.
-    config.graceful_timeout = settings.shutdown_grace
-    async with open_services(settings) as services:
+    # In-flight answers get the grace period to finish after SIGTERM; then the actors cancel
+    # whatever still runs (chatkit persists those answers as partial ones), and each stream
+    # still open ends with an error event saying the server is restarting. Hypercorn cuts
+    # what is left only after that, _LAST_WORDS seconds later.
+    config.graceful_timeout = settings.shutdown_grace + _LAST_WORDS
+    async with open_services(settings) as services, trio.open_nursery() as nursery:
         app = create_app(services)
         _log.info("froze %d startup objects", tune_gc_for_serving())
         if tune_malloc():
@@ -92,6 +94,7 @@ async def serve(
             async def shutdown_trigger() -> None:
                 async for signum in signals:
                     _log.info("received %s, shutting down", signal.Signals(signum).name)
+                    nursery.start_soon(_end_turns_after, settings.shutdown_grace, services)
                     return
 
             await serve_app(
@@ -100,3 +103,16 @@ async def serve(
                 shutdown_trigger=shutdown_trigger,
                 task_status=task_status,
             )
+        nursery.cancel_scope.cancel()  # every stream ended within the grace period
+
+
+# Seconds between the end of the grace period and hypercorn's hard cut: time for the
+# cancelled turns to checkpoint their answers (bounded by their own timeouts) and for
+# their streams' error events to go out.
+_LAST_WORDS = 2.0
+
+
+async def _end_turns_after(grace: float, services: Services) -> None:
+    await trio.sleep(grace)
+    _log.info("grace period over: cancelling the answers still running")
+    services.actors.shutdown_now()

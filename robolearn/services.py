@@ -39,7 +39,14 @@ from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, 
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
 from robolearn.rag import LiveIndex, OpenAIEmbedder, RagRepository, VectorSearch, demo_lessons
-from robolearn.store import BlobStore, NotFoundError, PostgresStore, StoreUnavailable, open_store
+from robolearn.store import (
+    BlobStore,
+    NotFoundError,
+    PostgresStore,
+    PostgresSupervisor,
+    StoreUnavailable,
+    open_store,
+)
 
 __all__ = ["ChatActors", "Services", "open_services"]
 
@@ -61,6 +68,8 @@ class Services:
     metrics: Metrics
     tracing: Tracing
     textbook: LiveIndex
+    # Restarts the embedded PostgreSQL if it dies; None with a DATABASE_URL.
+    postgres: PostgresSupervisor | None = None
 
 
 @asynccontextmanager
@@ -77,10 +86,12 @@ async def open_services(
     tracing = tracing or Tracing.from_env()
     try:
         async with open_asyncio_loop():
+            supervisor = None
             if settings.database_url is None:
                 _log.info(
                     "DATABASE_URL not set: using embedded PostgreSQL in %s", settings.data_dir
                 )
+                supervisor = PostgresSupervisor()
             async with open_store(
                 settings.database_url,
                 data_dir=settings.data_dir,
@@ -88,6 +99,7 @@ async def open_services(
                 pool_max=settings.db_pool_max,
                 db_timeout=settings.db_timeout,
                 tracing=tracing,
+                supervisor=supervisor,
             ) as store:
                 # The book the tutor searches; an empty database gets the demo corpus.
                 textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
@@ -153,8 +165,9 @@ async def open_services(
                 actor_settings = ActorSettings(
                     mailbox_capacity=settings.mailbox_capacity,
                     idle_timeout=settings.actor_idle_timeout,
-                    # Turns get the grace period while the HTTP server drains its streams (see
-                    # serve.py); past it, only a short final wait before they are checkpointed.
+                    # Turns get the grace period while the HTTP server drains its streams; at
+                    # its end serve.py cancels those still streaming. Turns nobody reads any
+                    # more get only a short final wait here before they are checkpointed.
                     shutdown_grace=min(2.0, settings.shutdown_grace),
                 )
                 async with (
@@ -176,6 +189,7 @@ async def open_services(
                         textbook=textbook,
                         metrics=metrics,
                         tracing=tracing,
+                        postgres=supervisor,
                     )
                     nursery.cancel_scope.cancel()
     finally:

@@ -26,8 +26,8 @@ The model, for a newcomer:
   removed; the next message activates it again. A message arriving while it stops is
   queued and handled by a new incarnation, never lost. Keep durable state elsewhere
   (Postgres): an actor is a cache of it plus a serialisation point.
-- **Cancellation and shutdown.** `ActorSystem.cancel` or system exit (after
-  ``shutdown_grace`` seconds for running turns) cancels handlers: they see
+- **Cancellation and shutdown.** `ActorSystem.cancel`, `ActorSystem.shutdown_now` or
+  system exit (after ``shutdown_grace`` seconds for running turns) cancels handlers: they see
   `trio.Cancelled`, and must keep their cleanup shielded and bounded in time. Queued
   messages fail with `ActorStopped` / `SystemShuttingDown`.
 

@@ -129,6 +129,18 @@ class ActorSystem(Generic[K, P, E]):
         actor.scope.cancel("ActorSystem.cancel")
         return True
 
+    def shutdown_now(self) -> None:
+        """Begin shutdown without waiting: refuse new messages and fail queued ones
+        (`SystemShuttingDown`), and cancel the running turns at once; their senders get
+        `SystemShuttingDown` after the events sent before it.
+
+        For a caller that measures the grace period itself: the HTTP server, whose streams
+        still open when its grace ends should close with an error rather than be cut. The
+        ``open_actor_system`` block still waits for the actors to stop when it exits.
+        """
+        self._begin_shutdown()
+        self._cancel_all()
+
     def statistics(self) -> ActorSystemStatistics:
         """A snapshot of the system's state and counters (O(live actors))."""
         depths = [len(actor.mailbox) for actor in self._actors.values()]

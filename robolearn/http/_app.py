@@ -104,16 +104,21 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
     @app.get("/readyz")
     async def readyz() -> tuple[Response, int]:
         checks: dict[str, Any] = {}
-        try:
-            # Also applies pending migrations: "ok" means the schema is current.
-            await services.store.check()
-            checks["database"] = "ok"
-            checks["migrations"] = "ok"
-        except StoreUnavailable as exc:
-            # What is down, not the driver's words (they can name hosts and users).
-            _log.warning("readiness: %s", exc)
-            checks["database"] = "unavailable"
+        if services.postgres is not None and services.postgres.restarting:
+            # It died and is being started again: say so, rather than the driver's words.
+            checks["database"] = "restarting"
             checks["migrations"] = "unknown"
+        else:
+            try:
+                # Also applies pending migrations: "ok" means the schema is current.
+                await services.store.check()
+                checks["database"] = "ok"
+                checks["migrations"] = "ok"
+            except StoreUnavailable as exc:
+                # What is down, not the driver's words (they can name hosts and users).
+                _log.warning("readiness: %s", exc)
+                checks["database"] = "unavailable"
+                checks["migrations"] = "unknown"
         accepting = services.actors.statistics().accepting
         checks["actors"] = "ok" if accepting else "shutting down"
         checks["index"] = "ok" if services.textbook.loaded else "not loaded"

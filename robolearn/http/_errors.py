@@ -24,6 +24,9 @@ __all__ = ["HttpError", "error_event", "from_exception"]
 
 _log = logging.getLogger("robolearn.http")
 
+# What a client is told when shutdown (a deploy, a restart) stops its request or answer.
+_RESTARTING = "The server is restarting; please try again in a moment."
+
 
 @attrs.frozen(eq=False)  # identity hash: exceptions travel through sets in tracebacks
 class HttpError(Exception):
@@ -78,7 +81,7 @@ def from_exception(exc: BaseException) -> HttpError:
         case MailboxFull():
             return HttpError(429, "thread_busy", str(exc), retry_after=exc.retry_after)
         case SystemShuttingDown():
-            return HttpError(503, "shutting_down", "the server is shutting down; retry shortly", 1)
+            return HttpError(503, "shutting_down", _RESTARTING, retry_after=1)
         case StoreUnavailable():
             return HttpError(503, "database_unavailable", "the database is unavailable; retry", 5)
         case ActorCrashed():

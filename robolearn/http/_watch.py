@@ -1,4 +1,5 @@
-"""Export the state of the running services (actors, connection pool) as metrics."""
+"""Export the state of the running services (actors, connection pool, embedded PostgreSQL) as
+metrics."""
 
 from __future__ import annotations
 
@@ -21,3 +22,15 @@ def watch_services(metrics: Metrics, services: Services) -> None:
 
     metrics.watch("robolearn_actors", "Thread actor system", actors)
     metrics.watch("robolearn_db_pool", "Database connection pool", services.store.pool_stats)
+    postgres = services.postgres
+    if postgres is not None:
+        metrics.watch_counter(
+            "robolearn_embedded_postgres_restarts",
+            "Times the embedded PostgreSQL was started again after it died",
+            lambda: postgres.statistics().restarts,
+        )
+        metrics.watch(
+            "robolearn_embedded_postgres",
+            "Embedded PostgreSQL",
+            lambda: {"up": float(postgres.statistics().state == "up")},
+        )

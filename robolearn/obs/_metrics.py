@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["Metrics"]
@@ -29,6 +29,18 @@ class _SnapshotCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         for name, value in self._snapshot().items():
             yield GaugeMetricFamily(f"{self._prefix}_{name}", f"{self._help}: {name}", value=value)
+
+
+class _CounterCollector(Collector):
+    """One counter read from ``read()`` at scrape time (exposed as ``<name>_total``)."""
+
+    def __init__(self, name: str, help_text: str, read: Callable[[], float]):
+        self._name = name
+        self._help = help_text
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        yield CounterMetricFamily(self._name, self._help, value=self._read())
 
 
 @attrs.define
@@ -114,6 +126,10 @@ class Metrics:
     ) -> None:
         """Export ``snapshot()``'s numbers as gauges ``<prefix>_<name>`` at each scrape."""
         self.registry.register(_SnapshotCollector(prefix, help_text, snapshot))
+
+    def watch_counter(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        """Export ``read()``, a count that only grows, as the counter ``<name>_total``."""
+        self.registry.register(_CounterCollector(name, help_text, read))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -17,8 +17,10 @@ from ._errors import (
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
 from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
+from ._supervisor import Backoff, PostgresSupervisor, SupervisorStatistics
 
 __all__ = [
+    "Backoff",
     "Blob",
     "BlobStore",
     "DownVotedAnswer",
@@ -27,10 +29,12 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLarge",
     "PostgresStore",
+    "PostgresSupervisor",
     "StoreContext",
     "StoreFailed",
     "StoreLimits",
     "StoreUnavailable",
+    "SupervisorStatistics",
     "apply_migrations",
     "check_id",
     "load_migrations",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ from psycopg_pool import ConnectionPool
 
 from robolearn.obs import Tracing
 
-from ._embedded import open_embedded_postgres
+from ._embedded import EmbeddedPostgres, open_embedded_postgres
 from ._errors import StoreUnavailable
 from ._postgres import PostgresStore, StoreLimits
+from ._supervisor import EmbeddedPostmaster, PostgresSupervisor
 
 __all__ = ["open_store"]
 
@@ -32,6 +34,7 @@ async def open_store(
     db_timeout: float = 3.0,
     limits: StoreLimits | None = None,
     tracing: Tracing | None = None,
+    supervisor: PostgresSupervisor | None = None,
 ) -> AsyncIterator[PostgresStore]:
     """Connect to ``database_url`` (or start embedded PostgreSQL in ``data_dir``), migrate, and
     yield a :class:`PostgresStore`. ``db_timeout`` bounds each connection checkout, so a missing
@@ -40,13 +43,18 @@ async def open_store(
     If the database cannot be reached the block still runs: one warning is logged, operations
     raise :class:`StoreUnavailable`, and the pool keeps reconnecting in the background, so the
     store heals by itself when the database comes back.
+
+    ``supervisor``, when given, watches the embedded PostgreSQL this starts (none with a
+    ``database_url``) for the block, and starts it again if it dies.
     """
     async with AsyncExitStack() as stack:
+        embedded: EmbeddedPostgres | None = None
         if database_url is None:
             if data_dir is None:
                 raise ValueError("open_store needs a database_url or a data_dir")
             try:
-                database_url = await stack.enter_async_context(open_embedded_postgres(data_dir))
+                embedded = await stack.enter_async_context(open_embedded_postgres(data_dir))
+                database_url = embedded.uri
             except Exception as exc:
                 _log.warning("embedded PostgreSQL did not start: %s", exc)
                 # An unusable URL still yields a store; it reports itself unavailable.
@@ -54,6 +62,16 @@ async def open_store(
         pool = _make_pool(database_url, pool_min, pool_max, db_timeout)
         await trio.to_thread.run_sync(pool.open)
         stack.push_async_callback(_close_pool, pool)
+        if embedded is not None and supervisor is not None:
+            # Stopped before the pool closes and the server stops (the stack unwinds in reverse).
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            stack.callback(nursery.cancel_scope.cancel)
+            await nursery.start(
+                supervisor.run,
+                EmbeddedPostmaster(embedded.data_dir, embedded.uri),
+                embedded.pid,
+                partial(trio.to_thread.run_sync, pool.check),
+            )
         store = PostgresStore(pool, db_timeout, limits or StoreLimits(), tracing or Tracing())
         try:
             await store.migrate()

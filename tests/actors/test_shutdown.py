@@ -171,3 +171,42 @@ async def test_outer_cancellation_stops_everything(autojump_clock: MockClock) ->
     for r in replies:
         assert isinstance((await outcome(r))[1], SystemShuttingDown)
     assert system.statistics().live_actors == 0
+
+
+async def test_shutdown_now_cancels_running_turns_without_waiting_for_the_block(
+    autojump_clock: MockClock,
+) -> None:
+    async def streamer(key: str, payload: float, reply: ReplySender[Any]) -> None:
+        await reply.send("first")
+        await Worker()(key, payload, reply)
+
+    probe = Probe(script=streamer)
+    results: dict[str, tuple[list[Any], BaseException | None]] = {}
+    ended: dict[str, float] = {}
+
+    async def read(name: str, replies: Any) -> None:
+        results[name] = await outcome(replies)
+        ended[name] = trio.current_time()
+
+    settings = ActorSettings(shutdown_grace=60)
+    async with trio.open_nursery() as readers:
+        async with open_actor_system(probe.factory, settings) as system:
+            readers.start_soon(read, "running", system.request("k", 1000.0))
+            readers.start_soon(read, "queued", system.request("k", 1.0))
+            await trio.sleep(3)
+            system.shutdown_now()
+            with pytest.raises(SystemShuttingDown):
+                system.request("k2", 1.0)
+            assert system.statistics().accepting is False
+            await trio.sleep(10)  # the block goes on; the turn does not
+            assert probe.total_running == 0
+        assert trio.current_time() == 13  # nothing left to wait for at exit
+        assert actor_tasks() == []
+
+    events, error = results["running"]
+    assert events == ["first"]  # what was sent before, then the error
+    assert isinstance(error, SystemShuttingDown)
+    assert ended["running"] == 3.5  # cancelled at once; its shielded cleanup took 0.5 s
+    assert results["queued"][0] == []
+    assert isinstance(results["queued"][1], SystemShuttingDown)
+    assert ended["queued"] == 3
