@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -18,9 +19,11 @@ from openai import AsyncOpenAI
 from robolearn._aio import open_asyncio_loop, run_aio
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import (
+    AttachmentLinks,
     CoalescingModel,
     LocalTutorModel,
     MemoStore,
+    PreviewSigner,
     RequestContext,
     RoboLearnChatKitServer,
     search_tool,
@@ -116,8 +119,9 @@ async def open_services(
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
                 metrics = Metrics()
                 blobs = BlobStore(store)
+                links = _attachment_links(settings)
                 attachments = BlobAttachmentStore(
-                    blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
+                    blobs, links, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
                 )
                 # PostgresStore serves any context that names a user; RequestContext does.
                 # Thread actors' turns are served from their memo where they can.
@@ -138,6 +142,7 @@ async def open_services(
                         else None
                     ),
                     feedback=store.save_feedback,
+                    links=links,
                 )
                 checks = RequestChecks(thread_store, blobs)
                 turns = ChatTurns(
@@ -177,6 +182,18 @@ async def open_services(
     finally:
         if owned:
             tracing.shutdown()  # flush the spans of the last requests
+
+
+def _attachment_links(settings: Settings) -> AttachmentLinks:
+    if settings.preview_key is None:
+        _log.info("ROBOLEARN_PREVIEW_KEY not set: preview links work until this process stops")
+    if settings.cors_origins and settings.public_url is None:
+        _log.warning(
+            "ROBOLEARN_PUBLIC_URL is not set: attachment links are relative paths, which a"
+            " page on another origin (ROBOLEARN_CORS_ORIGINS) resolves against its own site"
+        )
+    key = settings.preview_key.encode() if settings.preview_key else secrets.token_bytes(32)
+    return AttachmentLinks(PreviewSigner(key, settings.preview_ttl), settings.public_url)
 
 
 @asynccontextmanager

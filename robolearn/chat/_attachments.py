@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 import attrs
@@ -10,15 +9,14 @@ from chatkit.store import AttachmentStore
 from chatkit.types import (
     Attachment,
     AttachmentCreateParams,
-    AttachmentUploadDescriptor,
     FileAttachment,
     ImageAttachment,
 )
-from pydantic import AnyUrl
 
 from robolearn.store import BlobStore
 
 from ._context import RequestContext
+from ._links import AttachmentLinks
 
 __all__ = ["AttachmentLimits", "AttachmentRejected", "BlobAttachmentStore"]
 
@@ -53,13 +51,15 @@ class AttachmentLimits:
 
 @attrs.frozen
 class BlobAttachmentStore(AttachmentStore[RequestContext]):
-    """chatkit's ``AttachmentStore``: announces uploads; the bytes arrive at ``upload_url``.
+    """chatkit's ``AttachmentStore``: announces uploads; the bytes arrive at the upload link.
 
-    The upload and preview URLs point back at this server (``RequestContext.base_url``).
-    Images get a capability preview URL, since ``<img>`` cannot send auth headers.
+    What is stored carries placeholder links; `AttachmentLinks` makes the real ones (a
+    signed preview link for images, since ``<img>`` cannot send auth headers) whenever an
+    attachment is sent.
     """
 
     blobs: BlobStore
+    links: AttachmentLinks
     limits: AttachmentLimits = attrs.field(factory=AttachmentLimits)
 
     async def create_attachment(
@@ -67,19 +67,15 @@ class BlobAttachmentStore(AttachmentStore[RequestContext]):
     ) -> Attachment:
         self.limits.check(input.mime_type, input.size)
         attachment_id = self.generate_attachment_id(input.mime_type, context)
-        token = secrets.token_urlsafe(24)
-        await self.blobs.announce(attachment_id, input.mime_type, input.size, token, context)
-        base = context.base_url.rstrip("/")
-        upload = AttachmentUploadDescriptor(
-            url=AnyUrl(f"{base}/attachments/{attachment_id}/upload"), method="PUT"
-        )
+        await self.blobs.announce(attachment_id, input.mime_type, input.size, context)
+        upload = self.links.upload_descriptor(attachment_id)
         if input.mime_type in self.limits.image_types:
             return ImageAttachment(
                 id=attachment_id,
                 name=input.name,
                 mime_type=input.mime_type,
                 upload_descriptor=upload,
-                preview_url=AnyUrl(f"{base}/attachments/{attachment_id}?token={token}"),
+                preview_url=self.links.placeholder(attachment_id, "preview"),
             )
         return FileAttachment(
             id=attachment_id, name=input.name, mime_type=input.mime_type, upload_descriptor=upload

@@ -33,7 +33,7 @@ from chatkit.types import (
     TranscriptionResult,
     UserMessageItem,
 )
-from pydantic import PrivateAttr, TypeAdapter
+from pydantic import BaseModel, PrivateAttr, TypeAdapter
 
 from robolearn import _aio
 from robolearn.obs import Tracing
@@ -41,6 +41,7 @@ from robolearn.obs import Tracing
 from ._context import PageContext, RequestContext, UserInfo
 from ._failures import as_stream_error
 from ._ids import FreshItemIds
+from ._links import AttachmentLinks
 from ._memo import ThreadMerging
 from ._models import NotConfigured
 from ._observe import ObservingHooks, RunObserver
@@ -102,9 +103,14 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         allow_cancel: bool = True,
         transcriber: Callable[[AudioInput], Awaitable[str]] | None = None,
         feedback: FeedbackSink | None = None,
+        links: AttachmentLinks | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         _use_merge_in_step()
+        # Attachments are sent with fresh links (signed previews): see _serialize.
+        self._links = links
+        if links is not None and not hasattr(ChatKitServer, "_serialize"):
+            _log.warning("chatkit has no _serialize any more: attachment links stay placeholders")
         self._observer = observer
         self._titler = titler
         self._allow_cancel = allow_cancel
@@ -143,6 +149,12 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             )
             return self._serialize(self._to_thread_response(thread))
         return await self._process_non_streaming(request, context)
+
+    def _serialize(self, obj: BaseModel) -> bytes:
+        # Every response and stream event chatkit sends passes here (chatkit 1.6.5): the one
+        # place where stored attachments get the links that are valid now.
+        fresh = self._links.serialize(obj) if self._links is not None else None
+        return fresh if fresh is not None else super()._serialize(obj)
 
     async def owed_events(self, receipts: Receipts, context: RequestContext) -> bytes:
         """SSE events for the writes in ``receipts`` that did happen (plain store calls).

@@ -19,7 +19,7 @@ from robolearn.services import Services
 from robolearn.store import StoreUnavailable
 
 from ._admin import register_admin
-from ._attachments import download, upload, upload_direct
+from ._attachments import download, preview, upload, upload_direct
 from ._chatkit import handle_chatkit
 from ._cors import with_cors
 from ._errors import HttpError
@@ -27,6 +27,7 @@ from ._exchange import request_id_for
 from ._front import HttpFront
 from ._frontdoor import FrontDoor
 from ._page import register_page
+from ._ratelimit import TokenBucketLimiter
 from ._watch import watch_services
 
 __all__ = ["create_app"]
@@ -53,6 +54,8 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = max(
         services.settings.max_body_bytes, services.settings.max_attachment_bytes
     )
+    # Per attachment: see `preview`.
+    previews = TokenBucketLimiter(services.settings.preview_rate_per_minute)
 
     @app.before_request
     async def tag_request() -> None:
@@ -83,6 +86,10 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
     @app.get("/attachments/<attachment_id>")
     async def attachment_download(attachment_id: str) -> Response:
         return await download(services, door, attachment_id)
+
+    @app.get("/attachments/<attachment_id>/preview")
+    async def attachment_preview(attachment_id: str) -> Response:
+        return await preview(services, door, previews, attachment_id)
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:

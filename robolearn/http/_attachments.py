@@ -1,26 +1,28 @@
-"""Attachment bytes over plain HTTP: two-phase upload target, direct upload, download."""
+"""Attachment bytes over plain HTTP: two-phase upload target, direct upload, the owner's
+download, and signed previews."""
 
 from __future__ import annotations
 
+import math
+
 from chatkit.types import Attachment, AttachmentCreateParams
-from pydantic import TypeAdapter
 from quart import Response, request
 
 from robolearn.chat import RequestContext
 from robolearn.services import Services
+from robolearn.store import Blob
 
 from ._errors import HttpError, from_exception
 from ._frontdoor import FrontDoor
+from ._ratelimit import RateLimited, RateLimiter
 
-__all__ = ["download", "upload", "upload_direct"]
-
-_ATTACHMENT = TypeAdapter[Attachment](Attachment)
+__all__ = ["download", "preview", "upload", "upload_direct"]
 
 
 async def _context(door: FrontDoor) -> RequestContext:
     user_id = await door.auth.authenticate(request.headers)
     await door.limiter.acquire(user_id)
-    return RequestContext(user_id=user_id, base_url=request.host_url)
+    return RequestContext(user_id=user_id)
 
 
 async def _body(limit: int) -> tuple[bytes, str | None, str | None]:
@@ -54,7 +56,7 @@ async def upload(services: Services, door: FrontDoor, attachment_id: str) -> Res
         await services.attachments.blobs.upload(attachment_id, data, context)
         done = attachment.model_copy(update={"upload_descriptor": None})
         await services.store.save_attachment(done, context)
-        return _json(done)
+        return _json(services, done)
     except Exception as exc:
         return from_exception(exc).response()
 
@@ -70,31 +72,67 @@ async def upload_direct(services: Services, door: FrontDoor) -> Response:
         await services.attachments.blobs.upload(attachment.id, data, context)
         done = attachment.model_copy(update={"upload_descriptor": None})
         await services.store.save_attachment(done, context)
-        return _json(done)
+        return _json(services, done)
     except Exception as exc:
         return from_exception(exc).response()
 
 
 async def download(services: Services, door: FrontDoor, attachment_id: str) -> Response:
-    """The bytes, for their owner, or for anyone with the preview token of the attachment."""
+    """The bytes, for their owner."""
     try:
-        token = request.args.get("token")
-        context = None if token else await _context(door)
-        blob = await services.attachments.blobs.load(attachment_id, context=context, token=token)
+        context = await _context(door)
+        blob = await services.attachments.blobs.load(attachment_id, context)
     except Exception as exc:
         return from_exception(exc).response()
+    return _bytes(blob, max_age=3600)
+
+
+async def preview(
+    services: Services, door: FrontDoor, previews: RateLimiter, attachment_id: str
+) -> Response:
+    """The bytes, for anyone with a preview link the server signed that has not expired.
+
+    Rate-limited per attachment (not per client address, which a classroom shares): a
+    leaked link cannot serve an image more than ``ROBOLEARN_PREVIEW_RATE_PER_MINUTE`` times a
+    minute, and only valid links count against it.
+    """
+    try:
+        thread_id = request.args.get("thread")
+        left = services.attachments.links.signer.check(
+            attachment_id, thread_id, request.args.get("expires", ""), request.args.get("sig", "")
+        )
+        try:
+            await previews.acquire(attachment_id)
+        except RateLimited as exc:
+            door.metrics.rate_limited.labels("preview_rate_limited").inc()
+            raise HttpError(
+                429,
+                "preview_rate_limited",
+                f"this attachment's preview was loaded too often; retry in"
+                f" {math.ceil(exc.retry_after)} s",
+                retry_after=exc.retry_after,
+            ) from None
+        blob = await services.attachments.blobs.load_preview(attachment_id, thread_id)
+    except Exception as exc:
+        return from_exception(exc).response()
+    # Cached no longer than the link is valid.
+    return _bytes(blob, max_age=int(left))
+
+
+def _bytes(blob: Blob, *, max_age: int) -> Response:
     disposition = "inline" if blob.mime_type.startswith("image/") else "attachment"
     return Response(
         blob.data,
         content_type=blob.mime_type,
         headers={
             "Content-Disposition": disposition,
-            "Cache-Control": "private, max-age=3600",
+            "Cache-Control": f"private, max-age={max_age}",
             "X-Content-Type-Options": "nosniff",
         },
     )
 
 
-def _json(attachment: Attachment) -> Response:
-    body = _ATTACHMENT.dump_json(attachment, by_alias=True, exclude_none=True)
+def _json(services: Services, attachment: Attachment) -> Response:
+    body = services.attachments.links.serialize(attachment)
+    assert body is not None  # an attachment always has its links refreshed
     return Response(body, content_type="application/json")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from quart import Response
 
 from robolearn.actors import ActorCrashed, ActorError, MailboxFull, SystemShuttingDown
-from robolearn.chat import NotConfigured
+from robolearn.chat import NotConfigured, PreviewRefused
 from robolearn.store import NotFoundError, PayloadTooLarge, StoreUnavailable
 
 from ._exchange import Answer
@@ -65,6 +65,9 @@ def from_exception(exc: BaseException) -> HttpError:
     match exc:
         case HttpError():
             return exc
+        case PreviewRefused():
+            code = "preview_link_expired" if exc.expired else "preview_link_invalid"
+            return HttpError(403, code, str(exc))
         case NotFoundError():
             return HttpError(404, "not_found", str(exc) or "not found")
         case PayloadTooLarge():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 import attrs
 
 from ._errors import InvalidStoreInput, NotFoundError
@@ -21,21 +19,21 @@ class Blob:
 
 @attrs.frozen
 class BlobStore:
-    """Upload slots and their bytes. Reads need the owner, or the attachment's token."""
+    """Upload slots and their bytes. Reads need the owner, or a link the server signed."""
 
     store: PostgresStore
 
     async def announce(
-        self, attachment_id: str, mime_type: str, size: int, token: str, context: StoreContext
+        self, attachment_id: str, mime_type: str, size: int, context: StoreContext
     ) -> None:
         """Reserve an upload slot (two-phase upload, phase one)."""
         check_id("attachment id", attachment_id)
 
         def query(conn: _Conn) -> None:
             conn.execute(
-                b"INSERT INTO attachment_blobs (id, user_id, mime_type, declared_size, token)"
-                b" VALUES (%s, %s, %s, %s, %s)",
-                (attachment_id, context.user_id, mime_type, size, token),
+                b"INSERT INTO attachment_blobs (id, user_id, mime_type, declared_size)"
+                b" VALUES (%s, %s, %s, %s)",
+                (attachment_id, context.user_id, mime_type, size),
             )
 
         await self.store._run(query)
@@ -57,30 +55,49 @@ class BlobStore:
             raise NotFoundError(f"attachment {attachment_id} not found")
         return mime_type
 
-    async def load(
-        self, attachment_id: str, *, context: StoreContext | None = None, token: str | None = None
-    ) -> Blob:
-        """The uploaded bytes, for their owner or for a holder of the preview token."""
+    async def load(self, attachment_id: str, context: StoreContext) -> Blob:
+        """The uploaded bytes, for their owner."""
         check_id("attachment id", attachment_id)
 
-        def query(conn: _Conn) -> tuple[str, str, str, bytes | None] | None:
+        def query(conn: _Conn) -> tuple[str, bytes | None] | None:
             row = conn.execute(
-                b"SELECT user_id, token, mime_type, data FROM attachment_blobs WHERE id = %s",
-                (attachment_id,),
+                b"SELECT mime_type, data FROM attachment_blobs WHERE id = %s AND user_id = %s",
+                (attachment_id, context.user_id),
             ).fetchone()
-            return None if row is None else (row[0], row[1], row[2], row[3])
+            return None if row is None else (row[0], row[1])
 
         row = await self.store._run(query)
         if row is None:
             raise NotFoundError(f"attachment {attachment_id} not found")
-        owner, expected_token, mime_type, data = row
-        owner_ok = context is not None and context.user_id == owner
-        token_ok = token is not None and hmac.compare_digest(token, expected_token)
-        if not (owner_ok or token_ok):
-            raise NotFoundError(f"attachment {attachment_id} not found")
+        mime_type, data = row
         if data is None:
             raise NotFoundError(f"attachment {attachment_id} has not been uploaded yet")
         return Blob(attachment_id, mime_type, bytes(data))
+
+    async def load_preview(self, attachment_id: str, thread_id: str | None) -> Blob:
+        """The uploaded bytes, for a preview link the server signed for ``thread_id``.
+
+        The link was checked already; what is left is that it still points at something:
+        the attachment's bytes, and the thread it was shown in (when it was shown in one).
+        """
+        check_id("attachment id", attachment_id)
+        if thread_id is not None:
+            check_id("thread id", thread_id)
+
+        def query(conn: _Conn) -> tuple[str, bytes] | None:
+            row = conn.execute(
+                b"SELECT b.mime_type, b.data FROM attachment_blobs b"
+                b" WHERE b.id = %(id)s AND b.data IS NOT NULL AND (%(thread)s::text IS NULL"
+                b" OR EXISTS (SELECT 1 FROM threads t"
+                b" WHERE t.id = %(thread)s AND t.user_id = b.user_id))",
+                {"id": attachment_id, "thread": thread_id},
+            ).fetchone()
+            return None if row is None else (row[0], row[1])
+
+        row = await self.store._run(query)
+        if row is None:
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        return Blob(attachment_id, row[0], bytes(row[1]))
 
     async def check_uploaded(self, attachment_ids: list[str], context: StoreContext) -> None:
         """Raise unless each attachment is the caller's and its bytes have arrived."""

@@ -1,0 +1,5 @@
+-- Previews are signed, expiring links now (robolearn.chat._links): the per-attachment token,
+-- a capability that never expired, is no longer written or accepted. The column stays,
+-- nullable, so a server of the previous version still running beside this one during a
+-- rolling upgrade can announce uploads; a later migration drops it.
+ALTER TABLE attachment_blobs ALTER COLUMN token DROP NOT NULL;
