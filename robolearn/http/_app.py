@@ -19,10 +19,10 @@ from robolearn.services import Services
 from robolearn.store import StoreUnavailable
 
 from ._admin import register_admin
-from ._attachments import download, preview, upload, upload_direct
+from ._attachments import download, max_upload_body, preview, upload, upload_direct
 from ._chatkit import handle_chatkit
 from ._cors import with_cors
-from ._errors import HttpError
+from ._errors import from_exception
 from ._exchange import request_id_for
 from ._front import HttpFront
 from ._frontdoor import FrontDoor
@@ -52,7 +52,7 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
         register_admin(app, services, services.settings.admin_token)
     # Each route enforces its own limit; this is only the outer bound.
     app.config["MAX_CONTENT_LENGTH"] = max(
-        services.settings.max_body_bytes, services.settings.max_attachment_bytes
+        services.settings.max_body_bytes, max_upload_body(services.settings)
     )
     # Per attachment: see `preview`.
     previews = TokenBucketLimiter(services.settings.preview_rate_per_minute)
@@ -94,8 +94,7 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:
         # Quart's own refusals (404 route, 405 method, 413 body) as JSON like everything else.
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return HttpError(exc.code or 500, code, exc.description or exc.name).response()
+        return from_exception(exc).response()
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -5,9 +5,15 @@ given, applies migrations, and yields a :class:`PostgresStore` that implements
 ``chatkit.store.Store`` with per-user isolation.
 """
 
-from ._blobs import Blob, BlobStore
+from ._blobs import Blob, BlobStore, UploadSlot
 from ._embedded import EmbeddedPostgres, open_embedded_postgres
-from ._errors import InvalidStoreInput, NotFoundError, PayloadTooLarge, StoreUnavailable
+from ._errors import (
+    InvalidStoreInput,
+    NotFoundError,
+    PayloadTooLarge,
+    StoreUnavailable,
+    UploadConflict,
+)
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
 from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
@@ -24,6 +30,8 @@ __all__ = [
     "StoreContext",
     "StoreLimits",
     "StoreUnavailable",
+    "UploadConflict",
+    "UploadSlot",
     "apply_migrations",
     "check_id",
     "load_migrations",

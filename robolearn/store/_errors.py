@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from chatkit.store import NotFoundError
 
-__all__ = ["InvalidStoreInput", "NotFoundError", "PayloadTooLarge", "StoreUnavailable"]
+__all__ = [
+    "InvalidStoreInput",
+    "NotFoundError",
+    "PayloadTooLarge",
+    "StoreUnavailable",
+    "UploadConflict",
+]
 
 
 class StoreUnavailable(Exception):
@@ -17,3 +23,11 @@ class InvalidStoreInput(ValueError):
 
 class PayloadTooLarge(InvalidStoreInput):
     """A thread, item or attachment serialises to more bytes than the store accepts."""
+
+
+class UploadConflict(InvalidStoreInput):
+    """An upload to a slot that can no longer take one (its bytes arrived, or it is in use)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
