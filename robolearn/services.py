@@ -37,11 +37,25 @@ from robolearn.chat._models import (
     provider_client,
 )
 from robolearn.chat._titles import ModelTitler
-from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, TurnFailed
+from robolearn.chat._turns import (
+    ChatJob,
+    ChatTurns,
+    RequestChecks,
+    ThreadKey,
+    ThreadQuota,
+    TurnFailed,
+)
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
 from robolearn.rag import LiveIndex, OpenAIEmbedder, RagRepository, VectorSearch, demo_lessons
-from robolearn.store import BlobStore, NotFoundError, PostgresStore, StoreUnavailable, open_store
+from robolearn.store import (
+    BlobLimits,
+    BlobStore,
+    NotFoundError,
+    PostgresStore,
+    StoreUnavailable,
+    open_store,
+)
 
 __all__ = ["ChatActors", "Services", "open_services"]
 
@@ -118,10 +132,21 @@ async def open_services(
                 if settings.stream_flush_ms:
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
                 metrics = Metrics()
-                blobs = BlobStore(store)
+                blobs = BlobStore(
+                    store,
+                    BlobLimits(
+                        bytes_per_user=settings.max_attachment_bytes_per_user,
+                        slot_ttl=settings.upload_slot_ttl,
+                    ),
+                )
                 links = _attachment_links(settings)
                 attachments = BlobAttachmentStore(
-                    blobs, links, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
+                    blobs,
+                    links,
+                    AttachmentLimits(
+                        max_bytes=settings.max_attachment_bytes,
+                        max_name_chars=settings.max_attachment_name_chars,
+                    ),
                 )
                 # PostgresStore serves any context that names a user; RequestContext does.
                 # Thread actors' turns are served from their memo where they can.
@@ -143,8 +168,13 @@ async def open_services(
                     ),
                     feedback=store.save_feedback,
                     links=links,
+                    max_title_chars=settings.max_title_chars,
                 )
-                checks = RequestChecks(thread_store, blobs)
+                checks = RequestChecks(
+                    thread_store,
+                    blobs,
+                    ThreadQuota(settings.max_threads_per_user, store.count_threads),
+                )
                 turns = ChatTurns(
                     server,
                     expected=(NotFoundError, StoreUnavailable, ValueError, NotImplementedError),
@@ -167,6 +197,10 @@ async def open_services(
                 ):
                     if client is not None:
                         nursery.start_soon(partial(probe_provider, client))
+                    # Slots whose bytes never came, of users who never announce again.
+                    nursery.start_soon(
+                        blobs.sweep_periodically, min(settings.upload_slot_ttl / 2, 600.0)
+                    )
                     yield Services(
                         settings=settings,
                         store=store,

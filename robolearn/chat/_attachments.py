@@ -13,7 +13,7 @@ from chatkit.types import (
     ImageAttachment,
 )
 
-from robolearn.store import BlobStore
+from robolearn.store import BlobStore, LimitExceeded, TooLong
 
 from ._context import RequestContext
 from ._links import AttachmentLinks
@@ -34,19 +34,30 @@ class AttachmentRejected(ValueError):
 class AttachmentLimits:
     max_bytes: int = 10 << 20
     max_per_message: int = 4
+    max_name_chars: int = 255
     image_types: frozenset[str] = IMAGE_TYPES
     file_types: frozenset[str] = FILE_TYPES
 
-    def check(self, mime_type: str, size: int) -> None:
-        if mime_type not in self.image_types | self.file_types:
+    def check(self, params: AttachmentCreateParams) -> None:
+        """Raise unless an attachment of this name, type and size may be announced."""
+        if len(params.name) > self.max_name_chars:
+            raise TooLong(
+                "attachment_name_too_long",
+                f"an attachment's name may have at most {self.max_name_chars} characters,"
+                f" not {len(params.name)}",
+            )
+        if params.mime_type not in self.image_types | self.file_types:
             allowed = ", ".join(sorted(self.image_types | self.file_types))
             raise AttachmentRejected(
-                f"attachments of type {mime_type!r} are not accepted ({allowed})"
+                f"attachments of type {params.mime_type!r} are not accepted ({allowed})"
             )
-        if not 0 < size <= self.max_bytes:
-            raise AttachmentRejected(
-                f"attachment size must be from 1 to {self.max_bytes} bytes, got {size}"
+        if params.size > self.max_bytes:
+            raise LimitExceeded(
+                "attachment_too_large",
+                f"an attachment may have at most {self.max_bytes} bytes, not {params.size}",
             )
+        if params.size < 1:
+            raise AttachmentRejected(f"an attachment's size must be at least 1, not {params.size}")
 
 
 @attrs.frozen
@@ -65,7 +76,7 @@ class BlobAttachmentStore(AttachmentStore[RequestContext]):
     async def create_attachment(
         self, input: AttachmentCreateParams, context: RequestContext
     ) -> Attachment:
-        self.limits.check(input.mime_type, input.size)
+        self.limits.check(input)
         attachment_id = self.generate_attachment_id(input.mime_type, context)
         await self.blobs.announce(attachment_id, input.mime_type, input.size, context)
         upload = self.links.upload_descriptor(attachment_id)

@@ -16,7 +16,14 @@ from werkzeug.exceptions import HTTPException
 
 from robolearn.actors import ActorCrashed, ActorError, MailboxFull, SystemShuttingDown
 from robolearn.chat import NotConfigured, PreviewRefused
-from robolearn.store import NotFoundError, PayloadTooLarge, StoreUnavailable, UploadConflict
+from robolearn.store import (
+    LimitExceeded,
+    NotFoundError,
+    PayloadTooLarge,
+    StoreUnavailable,
+    TooLong,
+    UploadConflict,
+)
 
 from ._exchange import Answer
 from ._ratelimit import RateLimited, TooManyStreams
@@ -71,6 +78,10 @@ def from_exception(exc: BaseException) -> HttpError:
             # stalled past BODY_TIMEOUT, an unknown route.
             code = (exc.name or "error").lower().replace(" ", "_")
             return HttpError(exc.code or 500, code, exc.description or exc.name)
+        case TooLong():
+            return HttpError(400, exc.code, str(exc))
+        case LimitExceeded():
+            return HttpError(413, exc.code, str(exc))
         case UploadConflict():
             return HttpError(409, exc.code, str(exc))
         case PreviewRefused():

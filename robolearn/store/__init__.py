@@ -5,13 +5,15 @@ given, applies migrations, and yields a :class:`PostgresStore` that implements
 ``chatkit.store.Store`` with per-user isolation.
 """
 
-from ._blobs import Blob, BlobStore, UploadSlot
+from ._blobs import Blob, BlobLimits, BlobStore, UploadSlot
 from ._embedded import EmbeddedPostgres, open_embedded_postgres
 from ._errors import (
     InvalidStoreInput,
+    LimitExceeded,
     NotFoundError,
     PayloadTooLarge,
     StoreUnavailable,
+    TooLong,
     UploadConflict,
 )
 from ._migrations import apply_migrations, load_migrations
@@ -20,16 +22,19 @@ from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits
 
 __all__ = [
     "Blob",
+    "BlobLimits",
     "BlobStore",
     "DownVotedAnswer",
     "EmbeddedPostgres",
     "InvalidStoreInput",
+    "LimitExceeded",
     "NotFoundError",
     "PayloadTooLarge",
     "PostgresStore",
     "StoreContext",
     "StoreLimits",
     "StoreUnavailable",
+    "TooLong",
     "UploadConflict",
     "UploadSlot",
     "apply_migrations",

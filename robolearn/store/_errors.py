@@ -6,9 +6,11 @@ from chatkit.store import NotFoundError
 
 __all__ = [
     "InvalidStoreInput",
+    "LimitExceeded",
     "NotFoundError",
     "PayloadTooLarge",
     "StoreUnavailable",
+    "TooLong",
     "UploadConflict",
 ]
 
@@ -23,6 +25,21 @@ class InvalidStoreInput(ValueError):
 
 class PayloadTooLarge(InvalidStoreInput):
     """A thread, item or attachment serialises to more bytes than the store accepts."""
+
+
+class LimitExceeded(InvalidStoreInput):
+    """A request would go over one of the server's quotas or sizes; ``code`` names which.
+
+    The message says what the limit is and what to do about it: clients show it as it is.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TooLong(LimitExceeded):
+    """A text (a title, a name) is longer than its limit."""
 
 
 class UploadConflict(InvalidStoreInput):

@@ -81,15 +81,18 @@ async def test_attachments_are_private(alice: ChatKit, bob: ChatKit) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mime", "size", "code"),
+    ("mime", "size", "status", "code"),
     [
-        ("application/x-msdownload", 10, "invalid_request"),
-        ("image/png", 50 << 20, "invalid_request"),
+        ("application/x-msdownload", 10, 400, "invalid_request"),
+        ("image/png", 0, 400, "invalid_request"),
+        ("image/png", 50 << 20, 413, "attachment_too_large"),
     ],
 )
-async def test_refused_attachments(alice: ChatKit, mime: str, size: int, code: str) -> None:
+async def test_refused_attachments(
+    alice: ChatKit, mime: str, size: int, status: int, code: str
+) -> None:
     response = await alice.call("attachments.create", name="x", size=size, mime_type=mime)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.json()["error"]["code"] == code
 
 
