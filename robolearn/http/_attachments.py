@@ -103,7 +103,9 @@ def _file_part(body: bytes) -> _Upload:
             io.BytesIO(body), "multipart/form-data", len(body), request.mimetype_params
         )
     except RequestEntityTooLarge:
-        raise HttpError(400, "invalid_request", "the multipart form has too many parts") from None
+        raise HttpError(
+            400, "invalid_request", "the multipart form has too many or too large fields"
+        ) from None
     upload = files.get("file")
     if upload is None:
         raise HttpError(400, "invalid_request", "multipart upload needs a 'file' field")
