@@ -59,6 +59,9 @@ class Settings:
     max_streams_per_user: int = 3
     max_streams: int = 500
     max_message_chars: int = 8000
+    # Per-user quotas: threads kept (threads.create is refused beyond), and a title's length.
+    max_threads_per_user: int = 1000
+    max_title_chars: int = 500
     db_pool_min: int = 2
     db_pool_max: int = 10
     db_timeout: float = 3.0
@@ -84,6 +87,19 @@ class Settings:
     scripted_delay_ms: float = 5.0
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 10 << 20
+    # Bytes of one user's attachments, uploaded or announced; a name's length; how long an
+    # announced upload slot waits for its bytes, and one upload for the rest of its body.
+    max_attachment_bytes_per_user: int = 256 << 20
+    max_attachment_name_chars: int = 255
+    upload_slot_ttl: float = 3600.0
+    upload_timeout: float = 120.0
+    # Upload and preview links are built on this (None: relative paths), never on Host.
+    public_url: str | None = None
+    # Image previews are signed links (an <img> sends no auth headers) that expire; the key
+    # is generated per process when unset, so previews then end with the process.
+    preview_key: str | None = attrs.field(default=None, repr=False)
+    preview_ttl: int = 3600
+    preview_rate_per_minute: int = 120
     mailbox_capacity: int = 16
     actor_idle_timeout: float = 300.0
     # Deltas arriving within this window of the last write go out together (see ChatTurns).
@@ -126,6 +142,10 @@ class Settings:
             max_message_chars=reader.parse(
                 "ROBOLEARN_MAX_MESSAGE_CHARS", _int_in(1, 10_000_000), 8000
             ),
+            max_threads_per_user=reader.parse(
+                "ROBOLEARN_MAX_THREADS_PER_USER", _int_in(1, 10_000_000), 1000
+            ),
+            max_title_chars=reader.parse("ROBOLEARN_MAX_TITLE_CHARS", _int_in(1, 100_000), 500),
             db_pool_min=reader.parse("ROBOLEARN_DB_POOL_MIN", _int_in(0, 1000), 2),
             db_pool_max=reader.parse("ROBOLEARN_DB_POOL_MAX", _int_in(1, 1000), 10),
             db_timeout=reader.parse("ROBOLEARN_DB_TIMEOUT", _float_in(0.1, 300.0), 3.0),
@@ -173,6 +193,22 @@ class Settings:
             max_attachment_bytes=reader.parse(
                 "ROBOLEARN_MAX_ATTACHMENT_BYTES", _int_in(1, 1 << 31), 10 << 20
             ),
+            max_attachment_bytes_per_user=reader.parse(
+                "ROBOLEARN_MAX_ATTACHMENT_BYTES_PER_USER", _int_in(1, 1 << 40), 256 << 20
+            ),
+            max_attachment_name_chars=reader.parse(
+                "ROBOLEARN_MAX_ATTACHMENT_NAME_CHARS", _int_in(1, 100_000), 255
+            ),
+            upload_slot_ttl=reader.parse(
+                "ROBOLEARN_UPLOAD_SLOT_TTL", _float_in(1.0, 30 * 86_400.0), 3600.0
+            ),
+            upload_timeout=reader.parse("ROBOLEARN_UPLOAD_TIMEOUT", _float_in(0.1, 3_600.0), 120.0),
+            public_url=reader.parse("ROBOLEARN_PUBLIC_URL", _public_url, None),
+            preview_key=reader.text("ROBOLEARN_PREVIEW_KEY"),
+            preview_ttl=reader.parse("ROBOLEARN_PREVIEW_TTL", _int_in(10, 7 * 86_400), 3600),
+            preview_rate_per_minute=reader.parse(
+                "ROBOLEARN_PREVIEW_RATE_PER_MINUTE", _int_in(0, 1_000_000), 120
+            ),
             mailbox_capacity=reader.parse("ROBOLEARN_MAILBOX_CAPACITY", _int_in(1, 100_000), 16),
             actor_idle_timeout=reader.parse(
                 "ROBOLEARN_ACTOR_IDLE_TIMEOUT", _float_in(0.01, 86_400.0), 300.0
@@ -193,6 +229,8 @@ class Settings:
         )
         if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
             raise ConfigError("ROBOLEARN_JWT_SECRET must be at least 32 characters")
+        if settings.preview_key is not None and len(settings.preview_key) < 32:
+            raise ConfigError("ROBOLEARN_PREVIEW_KEY must be at least 32 characters")
         if settings.model == "openai" and not settings.uses_provider:
             raise ConfigError("ROBOLEARN_MODEL=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
         if settings.embedding_model and not settings.openai_api_key:
@@ -230,7 +268,7 @@ class Settings:
         shown = {field.name: str(getattr(self, field.name)) for field in attrs.fields(Settings)}
         if self.database_url:
             shown["database_url"] = _mask_url(self.database_url)
-        for secret in ("openai_api_key", "jwt_secret", "admin_token"):
+        for secret in ("openai_api_key", "jwt_secret", "admin_token", "preview_key"):
             if getattr(self, secret):
                 shown[secret] = "***"
         return shown
@@ -311,6 +349,23 @@ def _site_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("expected an http(s) URL such as https://robolearn.github.io")
+    return raw.rstrip("/")
+
+
+def _public_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(
+            "expected the http(s) URL clients reach this server at, with no query, such as"
+            " https://chat.example.org or https://example.org/robolearn"
+        )
     return raw.rstrip("/")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -19,9 +20,11 @@ from robolearn._aio import open_asyncio_loop, run_aio
 from robolearn._memory import GarbageBudget, collect_when_idle
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import (
+    AttachmentLinks,
     CoalescingModel,
     LocalTutorModel,
     MemoStore,
+    PreviewSigner,
     RequestContext,
     RoboLearnChatKitServer,
     search_tool,
@@ -35,11 +38,19 @@ from robolearn.chat._models import (
     provider_client,
 )
 from robolearn.chat._titles import ModelTitler
-from robolearn.chat._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, TurnFailed
+from robolearn.chat._turns import (
+    ChatJob,
+    ChatTurns,
+    RequestChecks,
+    ThreadKey,
+    ThreadQuota,
+    TurnFailed,
+)
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
 from robolearn.rag import LiveIndex, OpenAIEmbedder, RagRepository, VectorSearch, demo_lessons
 from robolearn.store import (
+    BlobLimits,
     BlobStore,
     NotFoundError,
     PostgresStore,
@@ -129,9 +140,21 @@ async def open_services(
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
                 metrics = Metrics()
                 garbage = GarbageBudget()
-                blobs = BlobStore(store)
+                blobs = BlobStore(
+                    store,
+                    BlobLimits(
+                        bytes_per_user=settings.max_attachment_bytes_per_user,
+                        slot_ttl=settings.upload_slot_ttl,
+                    ),
+                )
+                links = _attachment_links(settings)
                 attachments = BlobAttachmentStore(
-                    blobs, AttachmentLimits(max_bytes=settings.max_attachment_bytes)
+                    blobs,
+                    links,
+                    AttachmentLimits(
+                        max_bytes=settings.max_attachment_bytes,
+                        max_name_chars=settings.max_attachment_name_chars,
+                    ),
                 )
                 # PostgresStore serves any context that names a user; RequestContext does.
                 # Thread actors' turns are served from their memo where they can.
@@ -152,8 +175,14 @@ async def open_services(
                         else None
                     ),
                     feedback=store.save_feedback,
+                    links=links,
+                    max_title_chars=settings.max_title_chars,
                 )
-                checks = RequestChecks(thread_store, blobs)
+                checks = RequestChecks(
+                    thread_store,
+                    blobs,
+                    ThreadQuota(settings.max_threads_per_user, store.count_threads),
+                )
                 turns = ChatTurns(
                     server,
                     expected=(NotFoundError, StoreUnavailable, ValueError, NotImplementedError),
@@ -179,6 +208,10 @@ async def open_services(
                     if client is not None:
                         nursery.start_soon(partial(probe_provider, client))
                     nursery.start_soon(collect_when_idle, garbage)
+                    # Slots whose bytes never came, of users who never announce again.
+                    nursery.start_soon(
+                        blobs.sweep_periodically, min(settings.upload_slot_ttl / 2, 600.0)
+                    )
                     yield Services(
                         settings=settings,
                         store=store,
@@ -195,6 +228,18 @@ async def open_services(
     finally:
         if owned:
             tracing.shutdown()  # flush the spans of the last requests
+
+
+def _attachment_links(settings: Settings) -> AttachmentLinks:
+    if settings.preview_key is None:
+        _log.info("ROBOLEARN_PREVIEW_KEY not set: preview links work until this process stops")
+    if settings.cors_origins and settings.public_url is None:
+        _log.warning(
+            "ROBOLEARN_PUBLIC_URL is not set: attachment links are relative paths, which a"
+            " page on another origin (ROBOLEARN_CORS_ORIGINS) resolves against its own site"
+        )
+    key = settings.preview_key.encode() if settings.preview_key else secrets.token_bytes(32)
+    return AttachmentLinks(PreviewSigner(key, settings.preview_ttl), settings.public_url)
 
 
 @asynccontextmanager

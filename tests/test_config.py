@@ -44,11 +44,44 @@ def test_values_are_read_and_normalised() -> None:
         ("ROBOLEARN_DB_TIMEOUT", "-1"),
         ("ROBOLEARN_DB_POOL_MAX", "0"),
         ("ROBOLEARN_LOG_LEVEL", "LOUD"),
+        ("ROBOLEARN_MAX_THREADS_PER_USER", "0"),
+        ("ROBOLEARN_MAX_TITLE_CHARS", "many"),
+        ("ROBOLEARN_MAX_ATTACHMENT_NAME_CHARS", "0"),
+        ("ROBOLEARN_MAX_ATTACHMENT_BYTES_PER_USER", "-5"),
+        ("ROBOLEARN_UPLOAD_SLOT_TTL", "0"),
+        ("ROBOLEARN_UPLOAD_TIMEOUT", "forever"),
+        ("ROBOLEARN_PREVIEW_TTL", "5"),
+        ("ROBOLEARN_PREVIEW_RATE_PER_MINUTE", "-1"),
+        ("ROBOLEARN_PREVIEW_KEY", "short"),
+        ("ROBOLEARN_PUBLIC_URL", "chat.example.org"),
+        ("ROBOLEARN_PUBLIC_URL", "ftp://chat.example.org"),
+        ("ROBOLEARN_PUBLIC_URL", "https://chat.example.org/?x=1"),
+        ("ROBOLEARN_PUBLIC_URL", "https://user@chat.example.org"),
+        ("ROBOLEARN_PUBLIC_URL", "https://chat.example.org:port"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_attachment_settings_are_read() -> None:
+    key = "k" * 32
+    settings = Settings.from_env(
+        {
+            "ROBOLEARN_PUBLIC_URL": "https://chat.example.org/tutor/",
+            "ROBOLEARN_PREVIEW_KEY": key,
+            "ROBOLEARN_PREVIEW_TTL": "600",
+            "ROBOLEARN_MAX_ATTACHMENT_BYTES_PER_USER": "1000",
+            "ROBOLEARN_UPLOAD_SLOT_TTL": "60",
+        }
+    )
+    assert settings.public_url == "https://chat.example.org/tutor"
+    assert (settings.preview_ttl, settings.max_attachment_bytes_per_user) == (600, 1000)
+    assert settings.upload_slot_ttl == 60
+    assert settings.describe()["preview_key"] == "***"
+    assert key not in repr(settings)
+    assert Settings.from_env({}).public_url is None
 
 
 def test_pool_bounds_are_consistent() -> None:

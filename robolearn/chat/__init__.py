@@ -6,6 +6,7 @@ through ``robolearn._aio`` and never touch asyncio themselves.
 
 from ._coalesce import CoalescingModel
 from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
+from ._links import AttachmentLinks, PreviewRefused, PreviewSigner
 from ._local_model import LocalTutorModel
 from ._memo import MemoStore, ThreadMemo
 from ._models import NotConfigured
@@ -16,6 +17,7 @@ from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
 __all__ = [
     "REQUEST_ADAPTER",
     "SEARCH_TOOL_NAME",
+    "AttachmentLinks",
     "CoalescingModel",
     "FeedbackSink",
     "LocalTutorModel",
@@ -23,6 +25,8 @@ __all__ = [
     "MetadataError",
     "NotConfigured",
     "PageContext",
+    "PreviewRefused",
+    "PreviewSigner",
     "RequestContext",
     "RoboLearnChatKitServer",
     "ScriptedTokensModel",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 import attrs
@@ -10,15 +9,14 @@ from chatkit.store import AttachmentStore
 from chatkit.types import (
     Attachment,
     AttachmentCreateParams,
-    AttachmentUploadDescriptor,
     FileAttachment,
     ImageAttachment,
 )
-from pydantic import AnyUrl
 
-from robolearn.store import BlobStore
+from robolearn.store import BlobStore, LimitExceeded, TooLong
 
 from ._context import RequestContext
+from ._links import AttachmentLinks
 
 __all__ = ["AttachmentLimits", "AttachmentRejected", "BlobAttachmentStore"]
 
@@ -36,50 +34,59 @@ class AttachmentRejected(ValueError):
 class AttachmentLimits:
     max_bytes: int = 10 << 20
     max_per_message: int = 4
+    max_name_chars: int = 255
     image_types: frozenset[str] = IMAGE_TYPES
     file_types: frozenset[str] = FILE_TYPES
 
-    def check(self, mime_type: str, size: int) -> None:
-        if mime_type not in self.image_types | self.file_types:
+    def check(self, params: AttachmentCreateParams) -> None:
+        """Raise unless an attachment of this name, type and size may be announced."""
+        if len(params.name) > self.max_name_chars:
+            raise TooLong(
+                "attachment_name_too_long",
+                f"an attachment's name may have at most {self.max_name_chars} characters,"
+                f" not {len(params.name)}",
+            )
+        if params.mime_type not in self.image_types | self.file_types:
             allowed = ", ".join(sorted(self.image_types | self.file_types))
             raise AttachmentRejected(
-                f"attachments of type {mime_type!r} are not accepted ({allowed})"
+                f"attachments of type {params.mime_type!r} are not accepted ({allowed})"
             )
-        if not 0 < size <= self.max_bytes:
-            raise AttachmentRejected(
-                f"attachment size must be from 1 to {self.max_bytes} bytes, got {size}"
+        if params.size > self.max_bytes:
+            raise LimitExceeded(
+                "attachment_too_large",
+                f"an attachment may have at most {self.max_bytes} bytes, not {params.size}",
             )
+        if params.size < 1:
+            raise AttachmentRejected(f"an attachment's size must be at least 1, not {params.size}")
 
 
 @attrs.frozen
 class BlobAttachmentStore(AttachmentStore[RequestContext]):
-    """chatkit's ``AttachmentStore``: announces uploads; the bytes arrive at ``upload_url``.
+    """chatkit's ``AttachmentStore``: announces uploads; the bytes arrive at the upload link.
 
-    The upload and preview URLs point back at this server (``RequestContext.base_url``).
-    Images get a capability preview URL, since ``<img>`` cannot send auth headers.
+    What is stored carries placeholder links; `AttachmentLinks` makes the real ones (a
+    signed preview link for images, since ``<img>`` cannot send auth headers) whenever an
+    attachment is sent.
     """
 
     blobs: BlobStore
+    links: AttachmentLinks
     limits: AttachmentLimits = attrs.field(factory=AttachmentLimits)
 
     async def create_attachment(
         self, input: AttachmentCreateParams, context: RequestContext
     ) -> Attachment:
-        self.limits.check(input.mime_type, input.size)
+        self.limits.check(input)
         attachment_id = self.generate_attachment_id(input.mime_type, context)
-        token = secrets.token_urlsafe(24)
-        await self.blobs.announce(attachment_id, input.mime_type, input.size, token, context)
-        base = context.base_url.rstrip("/")
-        upload = AttachmentUploadDescriptor(
-            url=AnyUrl(f"{base}/attachments/{attachment_id}/upload"), method="PUT"
-        )
+        await self.blobs.announce(attachment_id, input.mime_type, input.size, context)
+        upload = self.links.upload_descriptor(attachment_id)
         if input.mime_type in self.limits.image_types:
             return ImageAttachment(
                 id=attachment_id,
                 name=input.name,
                 mime_type=input.mime_type,
                 upload_descriptor=upload,
-                preview_url=AnyUrl(f"{base}/attachments/{attachment_id}?token={token}"),
+                preview_url=self.links.placeholder(attachment_id, "preview"),
             )
         return FileAttachment(
             id=attachment_id, name=input.name, mime_type=input.mime_type, upload_descriptor=upload

@@ -63,7 +63,6 @@ class RequestContext:
 
     user_id: str
     request_id: str = ""
-    base_url: str = "http://localhost"
     user_info: UserInfo | None = None
     page_context: PageContext | None = None
     new_thread_id: str | None = None

@@ -33,14 +33,16 @@ from chatkit.types import (
     TranscriptionResult,
     UserMessageItem,
 )
-from pydantic import PrivateAttr, TypeAdapter
+from pydantic import BaseModel, PrivateAttr, TypeAdapter
 
 from robolearn import _aio
 from robolearn.obs import Tracing
+from robolearn.store import TooLong
 
 from ._context import PageContext, RequestContext, UserInfo
 from ._failures import as_stream_error
 from ._ids import FreshItemIds
+from ._links import AttachmentLinks
 from ._memo import ThreadMerging
 from ._models import NotConfigured
 from ._observe import ObservingHooks, RunObserver
@@ -102,9 +104,16 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         allow_cancel: bool = True,
         transcriber: Callable[[AudioInput], Awaitable[str]] | None = None,
         feedback: FeedbackSink | None = None,
+        links: AttachmentLinks | None = None,
+        max_title_chars: int | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         _use_merge_in_step()
+        # Attachments are sent with fresh links (signed previews): see _serialize.
+        self._links = links
+        if links is not None and not hasattr(ChatKitServer, "_serialize"):
+            _log.warning("chatkit has no _serialize any more: attachment links stay placeholders")
+        self._max_title_chars = max_title_chars
         self._observer = observer
         self._titler = titler
         self._allow_cancel = allow_cancel
@@ -135,6 +144,8 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
 
     async def answer(self, request: NonStreamingReq, context: RequestContext) -> bytes:
         """JSON bytes for a non-streaming request (plain store calls: safe from trio)."""
+        if isinstance(request, ThreadsUpdateReq):
+            self._check_title(request.params.title)
         if isinstance(request, ThreadsUpdateReq) and isinstance(self.store, ThreadMerging):
             # Renames do not wait for a running turn; set the title alone, so neither
             # undoes the other's changes (chatkit would save the whole thread it read).
@@ -143,6 +154,24 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             )
             return self._serialize(self._to_thread_response(thread))
         return await self._process_non_streaming(request, context)
+
+    def _serialize(self, obj: BaseModel) -> bytes:
+        # Every response and stream event chatkit sends passes here (chatkit 1.6.5): the one
+        # place where stored attachments get the links that are valid now.
+        fresh = self._links.serialize(obj) if self._links is not None else None
+        return fresh if fresh is not None else super()._serialize(obj)
+
+    def _check_title(self, title: str) -> None:
+        limit = self._max_title_chars
+        if limit is not None and len(title) > limit:
+            raise TooLong(
+                "title_too_long", f"a title may have at most {limit} characters, not {len(title)}"
+            )
+
+    def _fit_title(self, title: str) -> str:
+        # Titles the server writes are short already; this holds under a small limit too.
+        limit = self._max_title_chars
+        return title if limit is None or len(title) <= limit else title[: limit - 1] + "…"
 
     async def owed_events(self, receipts: Receipts, context: RequestContext) -> bytes:
         """SSE events for the writes in ``receipts`` that did happen (plain store calls).
@@ -210,7 +239,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         user, page = self._remember_context(thread, context)
         pending_title: Awaitable[str | None] | None = None
         if thread.title is None and input_user_message is not None:
-            thread.title = first_words_title(input_user_message)
+            thread.title = self._fit_title(first_words_title(input_user_message))
             if self._titler is not None:
                 # Written while the answer streams, so it never delays the answer.
                 pending_title = _aio.spawn(self._titler(input_user_message))
@@ -251,7 +280,8 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
                     yield event
             if pending_title is not None:
                 # chatkit saves the changed thread and sends thread.updated after this.
-                thread.title = await _aio.wait_at_most(_TITLE_WAIT, pending_title) or thread.title
+                title = await _aio.wait_at_most(_TITLE_WAIT, pending_title)
+                thread.title = self._fit_title(title) if title else thread.title
         except Exception as exc:
             # chatkit would end the answer with an error event that says nothing.
             raise as_stream_error(exc) from exc

@@ -16,6 +16,7 @@ from chatkit.store import Store
 from chatkit.types import (
     ChatKitReq,
     StreamingReq,
+    ThreadsCreateReq,
     ThreadsRetryAfterItemReq,
     UserMessageInput,
     is_streaming_req,
@@ -25,14 +26,22 @@ from robolearn._aio import run_aio_stream
 from robolearn._memory import GarbageBudget
 from robolearn.actors import ReplySender
 from robolearn.obs import Tracing, bind_log_context
-from robolearn.store import BlobStore
+from robolearn.store import BlobStore, LimitExceeded
 
 from ._context import RequestContext
 from ._memo import ThreadMemo
 from ._receipts import Receipts
 from ._server import RoboLearnChatKitServer
 
-__all__ = ["ChatJob", "ChatTurns", "RequestChecks", "ThreadActor", "ThreadKey", "TurnFailed"]
+__all__ = [
+    "ChatJob",
+    "ChatTurns",
+    "RequestChecks",
+    "ThreadActor",
+    "ThreadKey",
+    "ThreadQuota",
+    "TurnFailed",
+]
 
 _log = logging.getLogger("robolearn.chat")
 
@@ -199,6 +208,27 @@ class ThreadActor:
 
 
 @attrs.frozen
+class ThreadQuota:
+    """At most ``limit`` threads per user: a new one is refused beyond.
+
+    Checked when a thread is created, so a user's creates racing each other (at most as many
+    as they may stream at once) can end a few threads over.
+    """
+
+    limit: int
+    count: Callable[[RequestContext], Awaitable[int]]
+
+    async def check(self, context: RequestContext) -> None:
+        threads = await self.count(context)
+        if threads >= self.limit:
+            raise LimitExceeded(
+                "thread_quota_exceeded",
+                f"you have {threads} conversations, the most one user may keep ({self.limit});"
+                " delete some to start new ones",
+            )
+
+
+@attrs.frozen
 class RequestChecks:
     """What must hold before chatkit sees a request, where the database has to say.
 
@@ -208,9 +238,12 @@ class RequestChecks:
 
     store: Store[RequestContext]
     blobs: BlobStore
+    thread_quota: ThreadQuota | None = None
 
     async def __call__(self, job: ChatJob) -> None:
         request, context = job.request, job.context
+        if isinstance(request, ThreadsCreateReq) and self.thread_quota is not None:
+            await self.thread_quota.check(context)
         thread_id = getattr(request.params, "thread_id", None)
         # Before chatkit: it would log an unknown thread as a server error, with a traceback,
         # and some requests (delete, feedback) would not look at all.

@@ -20,14 +20,15 @@ from robolearn.services import Services
 from robolearn.store import StoreUnavailable
 
 from ._admin import register_admin
-from ._attachments import download, upload, upload_direct
+from ._attachments import download, max_upload_body, preview, upload, upload_direct
 from ._chatkit import handle_chatkit
 from ._cors import with_cors
-from ._errors import HttpError
+from ._errors import from_exception
 from ._exchange import request_id_for
 from ._front import HttpFront
 from ._frontdoor import FrontDoor
 from ._page import register_page
+from ._ratelimit import TokenBucketLimiter
 from ._watch import watch_services
 
 __all__ = ["create_app"]
@@ -54,8 +55,10 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
         register_admin(app, services, services.settings.admin_token)
     # Each route enforces its own limit; this is only the outer bound.
     app.config["MAX_CONTENT_LENGTH"] = max(
-        services.settings.max_body_bytes, services.settings.max_attachment_bytes
+        services.settings.max_body_bytes, max_upload_body(services.settings)
     )
+    # Per attachment: see `preview`.
+    previews = TokenBucketLimiter(services.settings.preview_rate_per_minute)
 
     @app.before_request
     async def tag_request() -> None:
@@ -87,11 +90,14 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
     async def attachment_download(attachment_id: str) -> Response:
         return await download(services, door, attachment_id)
 
+    @app.get("/attachments/<attachment_id>/preview")
+    async def attachment_preview(attachment_id: str) -> Response:
+        return await preview(services, door, previews, attachment_id)
+
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:
         # Quart's own refusals (404 route, 405 method, 413 body) as JSON like everything else.
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return HttpError(exc.code or 500, code, exc.description or exc.name).response()
+        return from_exception(exc).response()
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -120,7 +120,6 @@ async def _handle(
         request_id=current_request_id() or uuid.uuid4().hex,
         user_info=user_info,
         page_context=page_context,
-        base_url=incoming.host_url,
     )
     thread_id = getattr(parsed.params, "thread_id", None)
     if isinstance(thread_id, str):

@@ -12,10 +12,18 @@ import logging
 import attrs
 from pydantic import ValidationError
 from quart import Response
+from werkzeug.exceptions import HTTPException
 
 from robolearn.actors import ActorCrashed, ActorError, MailboxFull, SystemShuttingDown
-from robolearn.chat import NotConfigured
-from robolearn.store import NotFoundError, PayloadTooLarge, StoreUnavailable
+from robolearn.chat import NotConfigured, PreviewRefused
+from robolearn.store import (
+    LimitExceeded,
+    NotFoundError,
+    PayloadTooLarge,
+    StoreUnavailable,
+    TooLong,
+    UploadConflict,
+)
 
 from ._exchange import Answer
 from ._ratelimit import RateLimited, TooManyStreams
@@ -68,6 +76,20 @@ def from_exception(exc: BaseException) -> HttpError:
     match exc:
         case HttpError():
             return exc
+        case HTTPException():
+            # Quart's (werkzeug's) own refusals: a body over MAX_CONTENT_LENGTH, one that
+            # stalled past BODY_TIMEOUT, an unknown route.
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return HttpError(exc.code or 500, code, exc.description or exc.name)
+        case TooLong():
+            return HttpError(400, exc.code, str(exc))
+        case LimitExceeded():
+            return HttpError(413, exc.code, str(exc))
+        case UploadConflict():
+            return HttpError(409, exc.code, str(exc))
+        case PreviewRefused():
+            code = "preview_link_expired" if exc.expired else "preview_link_invalid"
+            return HttpError(403, code, str(exc))
         case NotFoundError():
             return HttpError(404, "not_found", str(exc) or "not found")
         case PayloadTooLarge():

@@ -12,7 +12,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mappi
 
 import attrs
 from hypercorn.typing import ASGIReceiveCallable, HTTPScope
-from werkzeug.sansio.utils import get_current_url, get_host
 
 __all__ = ["Answer", "ClientGone", "Headers", "Incoming", "request_id_for"]
 
@@ -58,13 +57,6 @@ class Incoming:
     def content_length(self) -> int | None:
         value = self.headers.get("content-length")
         return int(value) if value.isdigit() else None
-
-    @property
-    def host_url(self) -> str:
-        """``scheme://host/``, as Quart (werkzeug) reports it for its own routes."""
-        scheme = self._scope["scheme"]
-        host = get_host(scheme, self.headers.get("host") or None, self._scope["server"])
-        return get_current_url(scheme, host)
 
     async def read_body(self, limit: int) -> bytes | None:
         """The whole body, or None as soon as it is longer than ``limit`` bytes."""

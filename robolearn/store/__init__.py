@@ -5,14 +5,17 @@ given, applies migrations, and yields a :class:`PostgresStore` that implements
 ``chatkit.store.Store`` with per-user isolation.
 """
 
-from ._blobs import Blob, BlobStore
+from ._blobs import Blob, BlobLimits, BlobStore, UploadSlot
 from ._embedded import EmbeddedPostgres, open_embedded_postgres
 from ._errors import (
     InvalidStoreInput,
+    LimitExceeded,
     NotFoundError,
     PayloadTooLarge,
     StoreFailed,
     StoreUnavailable,
+    TooLong,
+    UploadConflict,
 )
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
@@ -22,10 +25,12 @@ from ._supervisor import Backoff, PostgresSupervisor, SupervisorStatistics
 __all__ = [
     "Backoff",
     "Blob",
+    "BlobLimits",
     "BlobStore",
     "DownVotedAnswer",
     "EmbeddedPostgres",
     "InvalidStoreInput",
+    "LimitExceeded",
     "NotFoundError",
     "PayloadTooLarge",
     "PostgresStore",
@@ -35,6 +40,9 @@ __all__ = [
     "StoreLimits",
     "StoreUnavailable",
     "SupervisorStatistics",
+    "TooLong",
+    "UploadConflict",
+    "UploadSlot",
     "apply_migrations",
     "check_id",
     "load_migrations",

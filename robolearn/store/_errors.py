@@ -6,10 +6,13 @@ from chatkit.store import NotFoundError
 
 __all__ = [
     "InvalidStoreInput",
+    "LimitExceeded",
     "NotFoundError",
     "PayloadTooLarge",
     "StoreFailed",
     "StoreUnavailable",
+    "TooLong",
+    "UploadConflict",
 ]
 
 
@@ -23,6 +26,29 @@ class InvalidStoreInput(ValueError):
 
 class PayloadTooLarge(InvalidStoreInput):
     """A thread, item or attachment serialises to more bytes than the store accepts."""
+
+
+class LimitExceeded(InvalidStoreInput):
+    """A request would go over one of the server's quotas or sizes; ``code`` names which.
+
+    The message says what the limit is and what to do about it: clients show it as it is.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TooLong(LimitExceeded):
+    """A text (a title, a name) is longer than its limit."""
+
+
+class UploadConflict(InvalidStoreInput):
+    """An upload to a slot that can no longer take one (its bytes arrived, or it is in use)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class StoreFailed(Exception):

@@ -220,11 +220,29 @@ class PostgresStore(Store[StoreContext]):
             raise NotFoundError(f"thread {after} not found (used as pagination cursor)")
         return _page(rows, limit, ThreadMetadata.model_validate_json)
 
+    async def count_threads(self, context: StoreContext) -> int:
+        """How many threads the user has."""
+
+        def query(conn: _Conn) -> int:
+            return int(
+                _scalar(conn, "SELECT count(*) FROM threads WHERE user_id = %s", (context.user_id,))
+            )
+
+        return await self._run(query)
+
     async def delete_thread(self, thread_id: str, context: StoreContext) -> None:
+        """Delete the thread, its items, and the attachments only it used.
+
+        An attachment goes with the thread when the thread's user messages carry it and none
+        of the user's other threads' do: its bytes, and chatkit's row for it.
+        """
         check_id("thread id", thread_id)
-        await self._execute(
-            "DELETE FROM threads WHERE id = %s AND user_id = %s", (thread_id, context.user_id)
-        )
+        params = {"thread": thread_id, "user": context.user_id}
+
+        def query(conn: _Conn) -> None:
+            conn.execute(_DELETE_THREAD, params)
+
+        await self._run(query)
 
     # -- items ---------------------------------------------------------------------------------
 
@@ -541,6 +559,31 @@ class PostgresStore(Store[StoreContext]):
         if order not in _DIRECTIONS:
             raise InvalidStoreInput(f"order must be 'asc' or 'desc', got {order!r}")
         return _DIRECTIONS[order]
+
+
+# One statement, so one transaction. Every part sees the rows as they were before it (the
+# thread's items are still there to be read; the items cascade with the thread).
+_DELETE_THREAD = (
+    b"WITH doomed AS ("
+    b" DELETE FROM threads WHERE id = %(thread)s AND user_id = %(user)s RETURNING id),"
+    b" used_here AS ("
+    b" SELECT DISTINCT jsonb_path_query(i.data, '$.attachments[*].id') #>> '{}' AS id"
+    b" FROM items i WHERE i.thread_id IN (SELECT id FROM doomed)"
+    b" AND i.data->>'type' = 'user_message'),"
+    b" only_here AS ("
+    b" SELECT u.id FROM used_here u WHERE NOT EXISTS ("
+    b" SELECT 1 FROM items i JOIN threads t ON t.id = i.thread_id"
+    b" WHERE t.user_id = %(user)s AND t.id <> %(thread)s"
+    b" AND i.data->>'type' = 'user_message'"
+    b" AND i.data->'attachments' @> jsonb_build_array(jsonb_build_object('id', u.id)))),"
+    b" bytes AS ("
+    b" DELETE FROM attachment_blobs b USING only_here o"
+    b" WHERE b.id = o.id AND b.user_id = %(user)s RETURNING 1),"
+    b" metadata AS ("
+    b" DELETE FROM attachments a USING only_here o"
+    b" WHERE a.id = o.id AND a.user_id = %(user)s RETURNING 1)"
+    b" SELECT (SELECT count(*) FROM bytes), (SELECT count(*) FROM metadata)"
+)
 
 
 @attrs.frozen

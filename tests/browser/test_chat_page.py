@@ -254,9 +254,17 @@ async def test_page_context_and_user_info_reach_the_server(
 async def test_image_attachment_is_uploaded_and_shown(run_page: RunPage) -> None:
     def scenario(page: Page) -> None:
         open_chat(page)
-        page.set_input_files(
-            "#file-input",
-            files=FilePayload(name="diagram.png", mimeType="image/png", buffer=_png(48, 32)),
+        with page.expect_response(
+            lambda response: response.request.method == "PUT" and "/upload" in response.url
+        ) as uploaded:
+            page.set_input_files(
+                "#file-input",
+                files=FilePayload(name="diagram.png", mimeType="image/png", buffer=_png(48, 32)),
+            )
+        # The server's upload link is a relative path; the page resolves it against itself.
+        assert uploaded.value.status == 200
+        assert re.fullmatch(
+            r"http://127\.0\.0\.1:\d+/attachments/atc_\w+/upload", uploaded.value.url
         )
         chip = page.locator(".attachment")
         expect(chip).to_contain_text("diagram.png")
@@ -266,8 +274,10 @@ async def test_image_attachment_is_uploaded_and_shown(run_page: RunPage) -> None
         expect(page.locator(".attachment")).to_have_count(0)
         image = page.locator(".message-user img[alt='diagram.png']")
         expect(image).to_be_visible()
-        # The server's preview URL (not the local blob) loads under the page's CSP.
-        expect(image).to_have_attribute("src", re.compile(r"^http://127\.0\.0\.1:\d+/"))
+        # The server's signed preview link (not the local blob) loads under the page's CSP.
+        expect(image).to_have_attribute(
+            "src", re.compile(r"^http://127\.0\.0\.1:\d+/attachments/atc_\w+/preview\?thread=")
+        )
         page.wait_for_function(
             "() => document.querySelector('.message-user img').naturalWidth === 48"
         )

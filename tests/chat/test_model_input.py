@@ -70,7 +70,7 @@ def image(attachment_id: str, name: str = "diagram.png") -> ImageAttachment:
 
 
 async def uploaded(blobs: BlobStore, attachment: Attachment, data: bytes) -> Attachment:
-    await blobs.announce(attachment.id, attachment.mime_type, len(data), "token", ALICE)
+    await blobs.announce(attachment.id, attachment.mime_type, len(data), ALICE)
     await blobs.upload(attachment.id, data, ALICE)
     return attachment
 

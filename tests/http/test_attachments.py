@@ -42,7 +42,7 @@ async def test_image_round_trip_reaches_the_model(alice: ChatKit, model: Recordi
     image_part = next(part for part in content if part["type"] == "input_image")
     assert image_part["image_url"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
 
-    preview = await alice.http.get(str(image["preview_url"]))  # no auth header: the token
+    preview = await alice.http.get(str(image["preview_url"]))  # no auth header: a signed link
     assert preview.status_code == 200
     assert preview.content == PNG
     assert preview.headers["content-type"] == "image/png"
@@ -70,7 +70,8 @@ async def test_attachments_are_private(alice: ChatKit, bob: ChatKit) -> None:
     assert (
         await bob.http.get(f"/attachments/{attachment_id}", headers=bob.headers)
     ).status_code == 404
-    assert (await bob.http.get(f"/attachments/{attachment_id}?token=guess")).status_code == 404
+    guessed = await bob.http.get(f"/attachments/{attachment_id}/preview?expires=9999999999&sig=x")
+    assert guessed.status_code == 403
     used = await bob.call("threads.create", input=user_input("mine?", [attachment_id]))
     assert used.status_code == 404
     deleted = await bob.call("attachments.delete", attachment_id=attachment_id)
@@ -80,15 +81,18 @@ async def test_attachments_are_private(alice: ChatKit, bob: ChatKit) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mime", "size", "code"),
+    ("mime", "size", "status", "code"),
     [
-        ("application/x-msdownload", 10, "invalid_request"),
-        ("image/png", 50 << 20, "invalid_request"),
+        ("application/x-msdownload", 10, 400, "invalid_request"),
+        ("image/png", 0, 400, "invalid_request"),
+        ("image/png", 50 << 20, 413, "attachment_too_large"),
     ],
 )
-async def test_refused_attachments(alice: ChatKit, mime: str, size: int, code: str) -> None:
+async def test_refused_attachments(
+    alice: ChatKit, mime: str, size: int, status: int, code: str
+) -> None:
     response = await alice.call("attachments.create", name="x", size=size, mime_type=mime)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.json()["error"]["code"] == code
 
 

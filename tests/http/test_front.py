@@ -201,20 +201,6 @@ async def test_a_disconnect_while_reading_the_body_is_client_gone() -> None:
         await Incoming(_scope(), client.receive).read_body(100)
 
 
-@pytest.mark.parametrize(
-    ("host", "expected"),
-    [
-        ("example.org", "http://example.org/"),
-        ("example.org:80", "http://example.org/"),
-        ("localhost:8000", "http://localhost:8000/"),
-        ("", "http://127.0.0.1:8000/"),
-    ],
-)
-def test_host_url_is_what_quart_reports(host: str, expected: str) -> None:
-    scope = _scope(**({"host": host} if host else {}))
-    assert Incoming(scope, Client().receive).host_url == expected
-
-
 def test_headers_are_case_insensitive_and_the_first_one_wins() -> None:
     scope = _scope()
     scope["headers"] = [(b"X-User-ID", b"alice"), (b"x-user-id", b"mallory")]
