@@ -30,7 +30,7 @@ async def test_requests_are_recorded_in_order(standin: StandIn) -> None:
         (1, "/v1/responses", None),
     ]
     assert requests[0].body == chat("one")
-    streams = await standin.streams()
+    streams = [await standin.wait_stream(n) for n in (0, 1)]
     assert [(s.n, s.path, s.stream, s.outcome) for s in streams] == [
         (0, "/v1/chat/completions", False, "completed"),
         (1, "/v1/responses", True, "completed"),

@@ -74,7 +74,7 @@ async def test_chat_stream(standin: StandIn, sdk: openai.OpenAI, include_usage: 
         assert usage[0].completion_tokens == 20
     else:
         assert usage == []
-    (record,) = await standin.streams()
+    record = await standin.wait_stream(0)
     assert (record.outcome, record.deltas, record.stream) == ("completed", 20, True)
 
 
