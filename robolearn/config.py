@@ -81,6 +81,14 @@ class Settings:
     scripted_delay_ms: float = 5.0
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 10 << 20
+    # Deadlines on every connection (robolearn/http/_listener.py and _bodies.py): a request
+    # head must arrive within header_timeout seconds; a body at min_body_rate bytes a second
+    # on average, after body_timeout seconds of grace; a kept-alive connection with no request
+    # closes after keep_alive_timeout seconds.
+    header_timeout: float = 30.0
+    body_timeout: float = 30.0
+    min_body_rate: int = 1024
+    keep_alive_timeout: float = 75.0
     mailbox_capacity: int = 16
     actor_idle_timeout: float = 300.0
     # Deltas arriving within this window of the last write go out together (see ChatTurns).
@@ -168,6 +176,12 @@ class Settings:
             ),
             max_attachment_bytes=reader.parse(
                 "ROBOLEARN_MAX_ATTACHMENT_BYTES", _int_in(1, 1 << 31), 10 << 20
+            ),
+            header_timeout=reader.parse("ROBOLEARN_HEADER_TIMEOUT", _float_in(0.1, 3_600.0), 30.0),
+            body_timeout=reader.parse("ROBOLEARN_BODY_TIMEOUT", _float_in(0.1, 3_600.0), 30.0),
+            min_body_rate=reader.parse("ROBOLEARN_MIN_BODY_RATE", _int_in(1, 1 << 30), 1024),
+            keep_alive_timeout=reader.parse(
+                "ROBOLEARN_KEEP_ALIVE_TIMEOUT", _float_in(0.1, 3_600.0), 75.0
             ),
             mailbox_capacity=reader.parse("ROBOLEARN_MAILBOX_CAPACITY", _int_in(1, 100_000), 16),
             actor_idle_timeout=reader.parse(
