@@ -30,7 +30,6 @@ def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
         # Installed without the source tree: the same choices hypercorn.toml makes.
         config = Config()
         config.backlog = 2048
-        config.keep_alive_timeout = 75
     config.bind = [bind]
     # Through our handlers, so access and server logs are JSON lines like the rest. Hypercorn
     # builds each request's log fields before the logger looks at its level: with access
@@ -80,6 +79,7 @@ async def serve(
     # In-flight answers get the grace period to finish after SIGTERM; the actors then cancel
     # whatever still runs, and chatkit persists those answers as partial ones.
     config.graceful_timeout = settings.shutdown_grace
+    config.keep_alive_timeout = settings.keep_alive_timeout
     async with open_services(settings) as services:
         app = create_app(services)
         _log.info("froze %d startup objects", tune_gc_for_serving())
@@ -94,5 +94,6 @@ async def serve(
                 app,
                 config,
                 shutdown_trigger=shutdown_trigger,
+                header_timeout=settings.header_timeout,
                 task_status=task_status,
             )
