@@ -1,4 +1,5 @@
-"""Deadlines on every connection: for a request head and for an idle kept-alive connection.
+"""Deadlines on every connection: for a request head, for a body's pace, for an idle kept-alive
+connection; and an answer given before the body is in.
 
 The deadlines are short here (a fraction of a second to a second); "cut in time" means within
 a few seconds of the deadline, never before it.
@@ -6,12 +7,30 @@ a few seconds of the deadline, never before it.
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
-from ._raw import chatkit_request, head, read_response, serving, trickle, until_closed
+from robolearn.http import serve_app
+from robolearn.http._bodies import BodyGuard, BodyPace
+from robolearn.serve import hypercorn_config
+
+from ._raw import (
+    chatkit_request,
+    head,
+    read_response,
+    serving,
+    trickle,
+    until_closed,
+)
 
 SHORT = 0.5
 LONG = 30.0  # a deadline a test must not meet
@@ -21,6 +40,11 @@ SLACK = 3.0  # how late after its deadline a cut may come
 def _cut_in_time(started: float, deadline: float) -> None:
     took = trio.current_time() - started
     assert deadline <= took < deadline + SLACK, f"cut after {took:.2f} s, deadline {deadline} s"
+
+
+def _no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
+    bad = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert bad == []
 
 
 @pytest.mark.parametrize("before", ["nothing", "/healthz", "/chatkit"])
@@ -59,3 +83,95 @@ async def test_an_idle_kept_alive_connection_is_closed_after_any_route(
         with trio.fail_after(LONG):
             assert await until_closed(stream) == b""
         _cut_in_time(started, SHORT)
+
+
+@pytest.mark.parametrize("path", ["/chatkit", "/attachments", "/attachments/atc_x/upload"])
+async def test_a_body_too_slow_is_answered_408(
+    database_url: str, tmp_path: Path, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    pace = {"body_timeout": SHORT, "min_body_rate": 1000}
+    async with serving(database_url, tmp_path, **pace, header_timeout=LONG) as s:
+        stream = await s.connect()
+        started = trio.current_time()
+        await stream.send_all(head("POST", path, length=1 << 20))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trickle, stream, b"x" * 1000, 0.05)  # 20 bytes a second
+            with trio.fail_after(LONG):
+                answer = await until_closed(stream)
+            _cut_in_time(started, SHORT)
+            nursery.cancel_scope.cancel()
+    status_line, _, body = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 408 "
+    error = json.loads(body.partition(b"\r\n\r\n")[2])["error"]
+    assert error["code"] == "request_timeout"
+    assert "1000 bytes a second" in error["message"]
+    _no_errors_logged(caplog)
+
+
+async def test_a_slow_body_that_keeps_its_pace_is_read(database_url: str, tmp_path: Path) -> None:
+    # Half a second of grace and 2000 bytes a second: 1.5 s for these 2000 bytes, sent in 1 s
+    # at a steady pace, so past the grace alone.
+    pace = {"body_timeout": SHORT, "min_body_rate": 2000}
+    request = json.dumps({"type": "threads.list", "params": {}}).ljust(2000).encode()
+    async with serving(database_url, tmp_path, **pace) as s:
+        stream = await s.connect()
+        await stream.send_all(head("POST", "/chatkit", length=len(request)))
+        for start in range(0, len(request), 100):
+            await stream.send_all(request[start : start + 100])
+            await trio.sleep(0.05)
+        status, body = await read_response(stream)
+    assert status == 200, body
+
+
+async def _lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _refuse_once_the_body_queue_is_full(
+    scope: dict[str, Any], receive: Any, send: Any
+) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(scope, receive, send)
+        return
+    # Slow to decide (a key fetched, a limiter asked): meanwhile the client sends its body,
+    # until hypercorn's queue for the request is full and nothing moves any more.
+    await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+    await send({"type": "http.response.start", "status": 401, "headers": []})
+    await send({"type": "http.response.body", "body": b"no", "more_body": False})
+
+
+_BARE = pytest.mark.xfail(strict=True, reason="hypercorn alone holds the connection")
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        partial(BodyGuard, pace=BodyPace(grace=LONG, min_rate=1)),
+        pytest.param(lambda app: app, marks=_BARE),
+    ],
+    ids=["guarded", "bare"],
+)
+async def test_an_answer_before_the_body_is_not_held_up_by_the_body(
+    wrap: Callable[[Any], Callable[..., Awaitable[None]]],
+) -> None:
+    config = hypercorn_config("127.0.0.1:0")
+    config.accesslog = None
+    app = wrap(_refuse_once_the_body_queue_is_full)
+    answer = None
+    async with trio.open_nursery() as nursery:
+        serve = partial(serve_app, app, config, shutdown_trigger=trio.sleep_forever)
+        host, port = (await nursery.start(serve))[0].removeprefix("http://").rsplit(":", 1)
+        async with await trio.open_tcp_stream(host, int(port)) as stream:
+
+            async def send_body() -> None:
+                with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    await stream.send_all(head("POST", "/", length=64 << 20) + bytes(64 << 20))
+
+            nursery.start_soon(send_body)
+            with trio.move_on_after(SLACK):
+                answer = await until_closed(stream)
+            nursery.cancel_scope.cancel()
+    assert answer is not None, "the connection is still open"
+    assert answer.startswith(b"HTTP/1.1 401 ")
