@@ -1,5 +1,5 @@
 """Deadlines on every connection: for a request head, for a body's pace, for an idle kept-alive
-connection; and an answer given before the body is in.
+connection; and refusals on the headers alone, before any of the body arrives.
 
 The deadlines are short here (a fraction of a second to a second); "cut in time" means within
 a few seconds of the deadline, never before it.
@@ -121,6 +121,41 @@ async def test_a_slow_body_that_keeps_its_pace_is_read(database_url: str, tmp_pa
             await trio.sleep(0.05)
         status, body = await read_response(stream)
     assert status == 200, body
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/chatkit"), ("POST", "/attachments"), ("PUT", "/attachments/atc_x/upload")],
+)
+async def test_a_request_without_credentials_is_refused_before_its_body(
+    database_url: str, tmp_path: Path, method: str, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(database_url, tmp_path, header_timeout=LONG, body_timeout=LONG) as s:
+        stream = await s.connect()
+        # A 10 MB body declared, and none of it sent.
+        await stream.send_all(head(method, path, user=None, length=10 << 20))
+        with trio.fail_after(SLACK):
+            status, body = await read_response(stream)
+            assert status == 401
+            assert json.loads(body)["error"]["code"] == "unauthenticated"
+            # The body is not waited for: the connection closes with the answer.
+            assert await until_closed(stream) == b""
+    _no_errors_logged(caplog)
+
+
+async def test_a_refusal_with_a_small_body_keeps_the_connection(
+    database_url: str, tmp_path: Path
+) -> None:
+    body = b'{"type": "threads.list", "params": {}}'
+    async with serving(database_url, tmp_path) as s:
+        stream = await s.connect()
+        for _ in range(3):
+            await stream.send_all(head("POST", "/chatkit", user=None, length=len(body)))
+            await trio.testing.wait_all_tasks_blocked(cushion=0.05)  # the server has the head
+            await stream.send_all(body)
+            assert (await read_response(stream))[0] == 401
+        await stream.send_all(head("GET", "/healthz"))  # the same connection
+        assert (await read_response(stream))[0] == 200
 
 
 async def _lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
