@@ -100,6 +100,14 @@ class Settings:
     preview_key: str | None = attrs.field(default=None, repr=False)
     preview_ttl: int = 3600
     preview_rate_per_minute: int = 120
+    # Deadlines on every connection (robolearn/http/_listener.py and _bodies.py): a request
+    # head must arrive within header_timeout seconds; a body at min_body_rate bytes a second
+    # on average, after body_timeout seconds of grace; a kept-alive connection with no request
+    # closes after keep_alive_timeout seconds.
+    header_timeout: float = 30.0
+    body_timeout: float = 30.0
+    min_body_rate: int = 1024
+    keep_alive_timeout: float = 75.0
     mailbox_capacity: int = 16
     actor_idle_timeout: float = 300.0
     # Deltas arriving within this window of the last write go out together (see ChatTurns).
@@ -208,6 +216,12 @@ class Settings:
             preview_ttl=reader.parse("ROBOLEARN_PREVIEW_TTL", _int_in(10, 7 * 86_400), 3600),
             preview_rate_per_minute=reader.parse(
                 "ROBOLEARN_PREVIEW_RATE_PER_MINUTE", _int_in(0, 1_000_000), 120
+            ),
+            header_timeout=reader.parse("ROBOLEARN_HEADER_TIMEOUT", _float_in(0.1, 3_600.0), 30.0),
+            body_timeout=reader.parse("ROBOLEARN_BODY_TIMEOUT", _float_in(0.1, 3_600.0), 30.0),
+            min_body_rate=reader.parse("ROBOLEARN_MIN_BODY_RATE", _int_in(1, 1 << 30), 1024),
+            keep_alive_timeout=reader.parse(
+                "ROBOLEARN_KEEP_ALIVE_TIMEOUT", _float_in(0.1, 3_600.0), 75.0
             ),
             mailbox_capacity=reader.parse("ROBOLEARN_MAILBOX_CAPACITY", _int_in(1, 100_000), 16),
             actor_idle_timeout=reader.parse(

@@ -31,7 +31,6 @@ def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
         # Installed without the source tree: the same choices hypercorn.toml makes.
         config = Config()
         config.backlog = 2048
-        config.keep_alive_timeout = 75
     config.bind = [bind]
     # Through our handlers, so access and server logs are JSON lines like the rest. Hypercorn
     # builds each request's log fields before the logger looks at its level: with access
@@ -84,6 +83,7 @@ async def serve(
     # still open ends with an error event saying the server is restarting. Hypercorn cuts
     # what is left only after that, _LAST_WORDS seconds later.
     config.graceful_timeout = settings.shutdown_grace + _LAST_WORDS
+    config.keep_alive_timeout = settings.keep_alive_timeout
     async with open_services(settings) as services, trio.open_nursery() as nursery:
         app = create_app(services)
         _log.info("froze %d startup objects", tune_gc_for_serving())
@@ -101,6 +101,7 @@ async def serve(
                 app,
                 config,
                 shutdown_trigger=shutdown_trigger,
+                header_timeout=settings.header_timeout,
                 task_status=task_status,
             )
         nursery.cancel_scope.cancel()  # every stream ended within the grace period

@@ -175,3 +175,35 @@ def test_cli_migrate(
     assert main(["migrate"]) == 0
     assert main(["migrate"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_connection_deadlines_are_read() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.header_timeout, defaults.body_timeout) == (30, 30)
+    assert (defaults.min_body_rate, defaults.keep_alive_timeout) == (1024, 75)
+    settings = Settings.from_env(
+        {
+            "ROBOLEARN_HEADER_TIMEOUT": "5",
+            "ROBOLEARN_BODY_TIMEOUT": "2.5",
+            "ROBOLEARN_MIN_BODY_RATE": "100",
+            "ROBOLEARN_KEEP_ALIVE_TIMEOUT": "0.5",
+        }
+    )
+    assert (settings.header_timeout, settings.body_timeout) == (5, 2.5)
+    assert (settings.min_body_rate, settings.keep_alive_timeout) == (100, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ROBOLEARN_HEADER_TIMEOUT", "0"),
+        ("ROBOLEARN_HEADER_TIMEOUT", "soon"),
+        ("ROBOLEARN_BODY_TIMEOUT", "-1"),
+        ("ROBOLEARN_MIN_BODY_RATE", "0"),
+        ("ROBOLEARN_MIN_BODY_RATE", "1.5"),
+        ("ROBOLEARN_KEEP_ALIVE_TIMEOUT", "forever"),
+    ],
+)
+def test_bad_deadlines_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})

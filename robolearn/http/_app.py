@@ -21,6 +21,7 @@ from robolearn.store import StoreUnavailable
 
 from ._admin import register_admin
 from ._attachments import download, max_upload_body, preview, upload, upload_direct
+from ._bodies import BodyGuard, BodyPace
 from ._chatkit import handle_chatkit
 from ._cors import with_cors
 from ._errors import from_exception
@@ -42,8 +43,10 @@ def create_app(services: Services, door: FrontDoor | None = None) -> ASGIFramewo
     door = door or FrontDoor.from_settings(services.settings, services.metrics)
     watch_services(door.metrics, services)
     front = HttpFront(_quart_app(services, door), partial(handle_chatkit, services, door))
+    # Every route's request body keeps a pace, and one a route did not read ends the connection.
+    guarded = BodyGuard(front, BodyPace.from_settings(services.settings))
     # Outermost, so every answer (preflight, error, stream) of every route gets its headers.
-    return with_cors(front, services.settings)
+    return with_cors(guarded, services.settings)
 
 
 def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:

@@ -96,11 +96,16 @@ async def handle_chatkit(services: Services, door: FrontDoor, incoming: Incoming
 
 
 async def _parse(services: Services, door: FrontDoor, incoming: Incoming) -> tuple[str, ChatKitReq]:
-    # The body first, even when the request is refused: an unread body left on a keep-alive
-    # connection stalls the next request on it.
+    # Who is asking comes from the headers, before any of the body is read: a refused
+    # request's body is not waited for, and its answer closes the connection (see _bodies).
+    try:
+        user_id = await door.auth.authenticate(incoming.headers)
+        await door.limiter.acquire(user_id)
+    except Exception:
+        # Except a small one, read and dropped: the keep-alive connection stays usable.
+        await _drop_small_body(incoming)
+        raise
     body = await _read_body(incoming, services.settings.max_body_bytes)
-    user_id = await door.auth.authenticate(incoming.headers)
-    await door.limiter.acquire(user_id)
     parsed: ChatKitReq = REQUEST_ADAPTER.validate_json(body)
     _check_text(parsed.model_dump(mode="python", include={"params", "metadata"}))
     return user_id, parsed
@@ -231,6 +236,16 @@ def _check_attachment_count(services: Services, attachment_ids: list[str]) -> No
     if len(set(attachment_ids)) != len(attachment_ids):
         # Each copy would be read and encoded for the model again.
         raise HttpError(400, "duplicate_attachment", "a message lists an attachment twice")
+
+
+# A refused request's body up to this size is read (and dropped) before the refusal.
+_DROPPED_BODY_BYTES = 64 << 10
+
+
+async def _drop_small_body(incoming: Incoming) -> None:
+    length = incoming.content_length
+    if length is not None and length <= _DROPPED_BODY_BYTES:
+        await incoming.read_body(length)
 
 
 async def _read_body(incoming: Incoming, limit: int) -> bytes:

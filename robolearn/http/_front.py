@@ -27,7 +27,7 @@ from robolearn.obs import bind_log_context
 from ._errors import HttpError
 from ._exchange import Answer, ClientGone, Incoming, request_id_for
 
-__all__ = ["CHATKIT_PATH", "HttpFront"]
+__all__ = ["CHATKIT_PATH", "HttpFront", "send_answer"]
 
 CHATKIT_PATH = "/chatkit"
 
@@ -62,12 +62,14 @@ class HttpFront:
                     answer = await self._chatkit(incoming)
                 except ClientGone:
                     return
-            await _send_answer(answer, request_id, receive, send)
+            await send_answer(answer, request_id, receive, send)
 
 
-async def _send_answer(
+async def send_answer(
     answer: Answer, request_id: str, receive: ASGIReceiveCallable, send: ASGISendCallable
 ) -> None:
+    """Send ``answer``, tagged with ``request_id``; a stream is cut when the client leaves,
+    and released however it ends."""
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", answer.content_type.encode()),
         (b"x-request-id", request_id.encode()),

@@ -15,6 +15,7 @@ connection handling and graceful shutdown.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import socket
 from collections import deque
@@ -23,12 +24,12 @@ from functools import partial
 
 import trio
 from hypercorn.config import Config
-from hypercorn.events import Event, RawData
+from hypercorn.events import Closed, Event, RawData, Updated
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
-from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.trio.worker_context import WorkerContext
-from hypercorn.typing import ConnectionState, Framework, LifespanState
+from hypercorn.typing import AppWrapper, ConnectionState, Framework, LifespanState
 from hypercorn.utils import ShutdownError, raise_shutdown, repr_socket_addr, wrap_app
 
 __all__ = ["BurstListener", "serve_app"]
@@ -90,9 +91,29 @@ class BurstListener(trio.abc.Listener[trio.SocketStream]):
 
 
 class _TCPServer(TCPServer):
-    """Hypercorn's connection, with writes that skip the scheduler when the socket has room.
+    """Hypercorn's connection, with deadlines that hold for every route, and writes that skip
+    the scheduler when the socket has room.
 
-    Hypercorn writes each chunk under a lock, in a shielded cancel scope, through
+    Deadlines. A connection waits for a request head for ``header_timeout`` seconds: from the
+    moment it is accepted, or, once kept alive after an answer, from the first byte of its
+    next request; a kept-alive connection that gets no byte for ``config.keep_alive_timeout``
+    seconds is closed. From a complete head until the answer is over the connection has no
+    deadline of its own (a streamed answer may take minutes while the client sends nothing;
+    the pace of a request body is `BodyGuard`'s). Either deadline closes the connection
+    without an answer: there is no request to answer.
+
+    Hypercorn keeps one timer, restarted and stopped by the ``Updated`` events its protocol
+    sends. Those come from the route's task, in its ``send`` calls, and awaited there: when
+    that task is cancelled as the answer ends (quart-trio cancels every route's task group
+    then), the restart was lost and a kept-alive connection waited for its next request for
+    ever. Its ``Closed`` event was lost the same way, leaving open a connection hypercorn
+    meant to close. Here ``Updated`` only moves a deadline (no await), a watchdog task of the
+    connection's own enforces it, and the close ``Closed`` asks for is shielded. A head that
+    trickles in a byte at a time was never cut at all: hypercorn's timer ran only until the
+    first request, and its ``read_timeout`` restarts with every byte (and, applied to every
+    read, it would also cut clients that wait quietly for a long answer).
+
+    Writes. Hypercorn writes each chunk under a lock, in a shielded cancel scope, through
     ``SocketStream.send_all``: two trips through trio's scheduler per write (the lock's and
     the send's checkpoints). A streamed answer is one write per event, and at 500 streams
     those trips were about a tenth of the server's CPU. When no other write is under way and
@@ -101,10 +122,28 @@ class _TCPServer(TCPServer):
     lock free, no earlier write is waiting for room.
 
     Also lets go of a connection as soon as the client has closed it: hypercorn's own waits
-    out its keep-alive timer (75 s here) after a client closes an idle connection: the timer
-    task outlives the connection. quart-trio routes happen to cancel that timer when they
-    end; plain ASGI routes (``/chatkit``) do not.
+    out its keep-alive timer after a client closes an idle connection: the timer task
+    outlives the connection.
     """
+
+    def __init__(
+        self,
+        app: AppWrapper,
+        config: Config,
+        context: WorkerContext,
+        state: LifespanState,
+        stream: trio.SSLStream[trio.SocketStream],
+        *,
+        header_timeout: float | None = None,
+    ) -> None:
+        super().__init__(app, config, context, state, stream)
+        self._header_timeout = (
+            config.keep_alive_timeout if header_timeout is None else header_timeout
+        )
+        self._busy = False  # from a request's complete head until its answer is over
+        self._between_requests = False  # kept alive, no byte of the next request yet
+        self._deadline = math.inf  # set when the connection starts (`_idle_timeout`)
+        self._watch: trio.CancelScope | None = None
 
     async def protocol_send(self, event: Event) -> None:
         if type(event) is RawData and not self.send_lock.locked():
@@ -112,6 +151,19 @@ class _TCPServer(TCPServer):
             if written == len(event.data):
                 return
             event = RawData(event.data[written:])
+        elif type(event) is Updated:
+            if event.idle:  # the answer is over and the connection kept alive
+                self._busy, self._between_requests = False, True
+                self._set_deadline(trio.current_time() + self.config.keep_alive_timeout)
+            else:  # a request's head is complete
+                self._busy, self._between_requests = True, False
+                self._set_deadline(math.inf)
+            return
+        elif type(event) is Closed:
+            with trio.CancelScope(shield=True):
+                await self._close()
+            await self.protocol.handle(Closed())
+            return
         await super().protocol_send(event)
 
     def _write_now(self, data: bytes) -> int:
@@ -127,9 +179,45 @@ class _TCPServer(TCPServer):
         except OSError:
             return 0
 
+    def _set_deadline(self, deadline: float) -> None:
+        self._deadline = deadline
+        if self._watch is not None:
+            self._watch.deadline = deadline
+
     async def _read_data(self) -> None:
-        await super()._read_data()
+        # Hypercorn's loop, which also notes where the next request on a kept-alive
+        # connection begins.
+        while True:
+            try:
+                with trio.fail_after(self.config.read_timeout or math.inf):
+                    data = await self.stream.receive_some(MAX_RECV)
+            except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
+                break
+            if data and self._between_requests:
+                self._between_requests = False
+                self._set_deadline(trio.current_time() + self._header_timeout)
+            await self.protocol.handle(RawData(bytes(data)))
+            if not data:
+                break
+        await self.protocol.handle(Closed())
         await self.idle_task.stop()
+
+    async def _idle_timeout(self) -> None:
+        # Hypercorn starts this once per connection (``run``; ``Updated`` no longer restarts
+        # it), before it reads a byte, and `_read_data` stops it when the connection is over.
+        self._deadline = trio.current_time() + self._header_timeout  # the first request's head
+        while True:
+            with trio.CancelScope(deadline=self._deadline) as self._watch:
+                await self.context.terminated.wait()
+                if not self._busy:
+                    break  # shutting down: a connection without a request goes at once
+                # Hypercorn does not keep a connection alive once shutting down: it closes
+                # after its answer.
+                await trio.sleep_forever()
+            if trio.current_time() >= self._deadline:
+                break
+        with trio.CancelScope(shield=True):
+            await self._initiate_server_close()
 
 
 async def serve_app(
@@ -137,12 +225,17 @@ async def serve_app(
     config: Config,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]],
+    header_timeout: float | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` as ``hypercorn.trio.serve`` does, until ``shutdown_trigger`` returns.
 
     Reports the bound URLs through ``task_status``. After the trigger, open connections get
     ``config.graceful_timeout`` seconds to finish. HTTP/3 (QUIC) is not served.
+
+    A connection has ``header_timeout`` seconds (default: ``config.keep_alive_timeout``, as
+    in hypercorn) for each request head and ``config.keep_alive_timeout`` to start its next
+    request; see `_TCPServer`.
     """
     asgi = wrap_app(app, config.wsgi_max_body_size, None)
     config.set_statsd_logger_class(StatsdLogger)
@@ -162,7 +255,12 @@ async def serve_app(
                     nursery.start_soon(raise_shutdown, shutdown_trigger)
                     nursery.start_soon(raise_shutdown, context.terminate.wait)
                     handler = partial(
-                        _TCPServer, asgi, config, context, ConnectionState(lifespan_state.copy())
+                        _TCPServer,
+                        asgi,
+                        config,
+                        context,
+                        ConnectionState(lifespan_state.copy()),
+                        header_timeout=header_timeout,
                     )
                     nursery.start_soon(
                         partial(

@@ -3,6 +3,7 @@ writes that skip the scheduler when they can."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import socket
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -257,3 +258,42 @@ async def test_a_write_to_a_gone_client_closes_the_connection(
     peer.close()
     await server.protocol_send(RawData(b"nobody reads this"))
     assert protocol.events == [Closed()]
+
+
+async def _answer_ok(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok", "more_body": False})
+
+
+async def test_shutting_down_closes_connections_waiting_for_a_request_at_once() -> None:
+    config = hypercorn_config("127.0.0.1:0")
+    config.accesslog = None
+    config.keep_alive_timeout = config.graceful_timeout = 300  # neither may be waited out
+    shutdown = trio.Event()
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            serve = partial(serve_app, _answer_ok, config, shutdown_trigger=shutdown.wait)
+            host, port = (await nursery.start(serve))[0].removeprefix("http://").rsplit(":", 1)
+            fresh = await trio.open_tcp_stream(host, int(port))  # no request yet
+            kept = await trio.open_tcp_stream(host, int(port))  # kept alive after one
+            await kept.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"200" in await kept.receive_some()
+            await trio.testing.wait_all_tasks_blocked()
+            shutdown.set()
+            async with fresh, kept:
+                assert await fresh.receive_some() == b""
+                assert await kept.receive_some() == b""
+        # and serve_app returned: nothing was left waiting
+
+
+def test_hypercorn_is_the_version_the_listener_was_written_for() -> None:
+    # _TCPServer overrides internals of hypercorn 0.18's trio TCPServer (_read_data,
+    # _idle_timeout, protocol_send and the events they handle): read them again before
+    # moving the pin.
+    assert importlib.metadata.version("hypercorn").startswith("0.18.")
