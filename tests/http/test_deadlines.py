@@ -24,6 +24,7 @@ from robolearn.http._bodies import BodyGuard, BodyPace
 from robolearn.serve import hypercorn_config
 
 from ._raw import (
+    Server,
     chatkit_request,
     head,
     read_response,
@@ -85,12 +86,25 @@ async def test_an_idle_kept_alive_connection_is_closed_after_any_route(
         _cut_in_time(started, SHORT)
 
 
-@pytest.mark.parametrize("path", ["/chatkit", "/attachments", "/attachments/atc_x/upload"])
+async def _upload_slot(server: Server, size: int) -> str:
+    """The upload path of a new attachment announced at ``size`` bytes (an unknown one is
+    refused 404 before its body: nothing to pace)."""
+    stream = await server.connect()
+    request = chatkit_request("attachments.create", name="x.txt", size=size, mime_type="text/plain")
+    await stream.send_all(request)
+    status, body = await read_response(stream)
+    assert status == 200, body
+    return f"/attachments/{json.loads(body)['id']}/upload"
+
+
+@pytest.mark.parametrize("path", ["/chatkit", "/attachments", "upload"])
 async def test_a_body_too_slow_is_answered_408(
     database_url: str, tmp_path: Path, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     pace = {"body_timeout": SHORT, "min_body_rate": 1000}
     async with serving(database_url, tmp_path, **pace, header_timeout=LONG) as s:
+        if path == "upload":
+            path = await _upload_slot(s, 1 << 20)
         stream = await s.connect()
         started = trio.current_time()
         await stream.send_all(head("POST", path, length=1 << 20))
