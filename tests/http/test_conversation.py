@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import httpx
 import pytest
 import trio
@@ -114,7 +116,7 @@ async def test_threads_list_pages(alice: ChatKit, bob: ChatKit) -> None:
 
 
 async def test_pipelined_messages_are_answered_in_order(
-    alice: ChatKit, model: RecordingModel
+    alice: ChatKit, model: RecordingModel, services: Services
 ) -> None:
     model.tokens, model.delay = 5, 0.002
     first = await alice.stream("threads.create", input=user_input("start"))
@@ -126,10 +128,16 @@ async def test_pipelined_messages_are_answered_in_order(
             "threads.add_user_message", thread_id=thread_id, input=user_input(f"msg {n}")
         )
 
+    def accepted(count: int) -> bool:
+        return services.actors.statistics().messages_accepted >= count
+
     async with trio.open_nursery() as nursery:
+        base = services.actors.statistics().messages_accepted
         for n in range(20):
+            # Order is the order the server accepts requests in: concurrent connections
+            # carry no order of their own, so each one goes once the one before is in.
             nursery.start_soon(send, n)
-            await trio.sleep(0.01)  # arrive in send order without waiting for answers
+            await wait_until(partial(accepted, base + n + 1))
 
     for n, events in answers.items():
         texts = [
