@@ -105,6 +105,7 @@ class SearchConfig:
     lesson_weight: float = 0.5
     covered_threshold: float = 0.185
     rrf_k: int = 60
+    previous_weight: float = 0.0
 
     @classmethod
     def plain_bm25(cls) -> SearchConfig:
@@ -197,6 +198,7 @@ class SearchIndex:
                 student_vocabulary=config.student_vocabulary,
                 synonym_weight=config.synonym_weight,
                 drop_filler=config.drop_query_filler,
+                previous_weight=config.previous_weight,
             ),
             chunk_index=Bm25Index.build(docs, fields, k1=config.k1),
             lesson_index=Bm25Index.build(lesson_docs, fields, k1=config.k1),
@@ -217,6 +219,7 @@ class SearchIndex:
         hardware_tier: int | None = None,
         limit: int = 5,
         page_path: str | None = None,
+        previous: str | None = None,
     ) -> list[SearchResult]:
         """Find the lessons that best answer ``query``: best first, one result each.
 
@@ -236,6 +239,7 @@ class SearchIndex:
                 hardware_tier=hardware_tier,
                 limit=limit,
                 page_path=page_path,
+                previous=previous,
             ).results
         )
 
@@ -251,6 +255,7 @@ class SearchIndex:
         limit: int = 5,
         page_path: str | None = None,
         vector_ranking: Sequence[str] | None = None,
+        previous: str | None = None,
     ) -> SearchOutcome:
         """Like :meth:`search`, plus whether the book covers the question at all.
 
@@ -265,7 +270,7 @@ class SearchIndex:
         filters = _validate(
             query, module, chapter_min, chapter_max, lesson, hardware_tier, limit, page_path
         )
-        question = self._analyzer.analyze(query)
+        question = self._analyzer.analyze(query, previous)
         page = self._resolve_page(page_path, filters)
         raw = {
             index: score
