@@ -78,7 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--docs", type=Path, metavar="PATH", help="read this docs tree instead of the database"
     )
-    evaluate.add_argument("--questions", type=Path, help="question set, JSON lines")
+    evaluate.add_argument(
+        "--questions",
+        type=Path,
+        help="question set, JSON lines (default benchmarks/eval/fresh.jsonl)",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=("dev", "test"),  # robolearn.rag.SPLITS, not imported: it loads the index
+        help="score one split of the set: dev (tune on it) or test (report it); default all",
+    )
     evaluate.add_argument(
         "--end-to-end", action="store_true", help="also answer each question with the tutor"
     )
@@ -153,6 +162,7 @@ def _textbook(settings: Settings, args: argparse.Namespace) -> None:
                 settings,
                 docs=args.docs,
                 questions_path=args.questions or _textbook_cli.DEFAULT_QUESTIONS,
+                split=args.split,
                 end_to_end=args.end_to_end,
                 misses=args.misses,
             )
