@@ -83,6 +83,8 @@ class Services:
     textbook: LiveIndex
     # Restarts the embedded PostgreSQL if it dies; None with a DATABASE_URL.
     postgres: PostgresSupervisor | None = None
+    # One writer per thread across processes; None when turned off.
+    locks: ThreadLocks | None = None
 
 
 @asynccontextmanager
@@ -229,6 +231,7 @@ async def open_services(
                         metrics=metrics,
                         tracing=tracing,
                         postgres=supervisor,
+                        locks=locks,
                     )
                     nursery.cancel_scope.cancel()
     finally:

@@ -222,6 +222,12 @@ class ThreadActor:
             return
         if lease is not self.lease:
             self.lease = lease
+            if self.memo.version is not None and self.memo.version != lease.version:
+                _log.debug(
+                    "thread written elsewhere (version %s, remembered %s): memo dropped",
+                    lease.version,
+                    self.memo.version,
+                )
             self.memo.check(lease.version)
         with lease.guard() as guard:
             await self.turns.handle(key, job, reply, self.memo)
