@@ -87,11 +87,11 @@ def main() -> None:
                     f"{statistics.mean(rates):.1f} msg/s (sd {statistics.pstdev(rates):.1f}), "
                     f"{statistics.mean(cpus):.2f} CPU ms/msg (sd {statistics.pstdev(cpus):.2f})"
                 )
-            a, b = figures["A"], figures["B"]
+            rate = {name: statistics.mean(r for r, _ in runs) for name, runs in figures.items()}
+            cpu = {name: statistics.mean(c for _, c in runs) for name, runs in figures.items()}
             print(
-                "B / A: throughput "
-                f"{statistics.mean(r for r, _ in b) / statistics.mean(r for r, _ in a):.3f}, "
-                f"CPU per message {statistics.mean(c for _, c in b) / statistics.mean(c for _, c in a):.3f}"
+                f"B / A: throughput {rate['B'] / rate['A']:.3f},"
+                f" CPU per message {cpu['B'] / cpu['A']:.3f}"
             )
         finally:
             for server in servers.values():

@@ -12,6 +12,8 @@ releases of all its actors in one round trip and listens for the other processes
 - a take that fails announces itself (``NOTIFY w:<key>``) and waits for a release notice
   (``r:<key>``) or for ``retry`` seconds, whichever comes first: a holder killed with SIGKILL
   frees its locks when its session ends, without a word;
+- a release is sent ``linger`` seconds later (called off if the thread has work again by
+  then, which then costs no round trip), or at once if someone waits for it;
 - a holder that hears ``w`` for a lock it holds marks it ``contended``: its actor gives it
   back after the current turn even with more mail waiting, and the release says ``r``. An
   uncontended release says nothing, so a lone process sends no NOTIFY at all. A ``w`` that
@@ -136,14 +138,18 @@ class ThreadLocks:
     """The thread locks of one process. Open with `open_thread_locks`; use from its trio
     thread. `acquire` waits; `release` never does."""
 
-    def __init__(self, conninfo: str, *, retry: float, connect_timeout: float) -> None:
+    def __init__(
+        self, conninfo: str, *, retry: float, connect_timeout: float, linger: float = 0.1
+    ) -> None:
         self._conninfo = conninfo
         self._retry = retry
+        self._linger = linger
         self._connect_timeout = connect_timeout
         self._session: PgSession | None = None
         self._held: dict[int, ThreadLease] = {}
-        # Leases to give back in the next round trip.
-        self._unlock: dict[int, ThreadLease] = {}
+        # Leases to give back: key -> (lease, when). Kept ``linger`` seconds, or until someone
+        # else asks for them, so that a thread's next message soon after needs no round trip.
+        self._unlock: dict[int, tuple[ThreadLease, float]] = {}
         self._attempts: dict[int, _Attempt] = {}
         # Keys to say ``r`` for without unlocking (see the module docstring).
         self._announce: set[int] = set()
@@ -206,8 +212,12 @@ class ThreadLocks:
                 attempt.done.set()
         lease = self._held.get(key)
         if lease is not None and key not in self._unlock:
-            self._unlock[key] = lease
-            self._wake()
+            due = trio.current_time() + self._linger
+            self._unlock[key] = (lease, due)
+            if lease.contended or self._linger <= 0:
+                self._wake()
+            elif self._idle is not None:
+                self._idle.deadline = min(self._idle.deadline, due)
 
     def statistics(self) -> ThreadLockStatistics:
         c = self._counters
@@ -272,7 +282,7 @@ class ThreadLocks:
         while True:
             self._on_notifications(session)
             now = trio.current_time()
-            deadline = math.inf
+            deadline = min((due for _, due in self._unlock.values()), default=math.inf)
             for attempt in self._attempts.values():
                 if attempt.state is _State.WAITING:
                     if attempt.retry_at <= now:
@@ -281,8 +291,8 @@ class ThreadLocks:
                         deadline = min(deadline, attempt.retry_at)
             if self._silent:
                 self._silent = {k: t for k, t in self._silent.items() if t > now - self._retry}
-            if self._has_work():
-                await self._round_trip(session)
+            if self._has_work(now):
+                await self._round_trip(session, now)
                 continue
             with trio.CancelScope(deadline=deadline) as idle:
                 self._idle = idle
@@ -291,18 +301,18 @@ class ThreadLocks:
                 finally:
                     self._idle = None
 
-    def _has_work(self) -> bool:
+    def _has_work(self, now: float) -> bool:
         return bool(
-            self._unlock
-            or self._announce
+            self._announce
             or any(a.state is _State.READY for a in self._attempts.values())
+            or any(lease.contended or due <= now for lease, due in self._unlock.values())
         )
 
-    async def _round_trip(self, session: PgSession) -> None:
+    async def _round_trip(self, session: PgSession, now: float) -> None:
         statements: list[str] = []
-        unlocks = list(self._unlock.values())
-        self._unlock.clear()
-        now = trio.current_time()
+        unlocks = [lease for lease, due in self._unlock.values() if lease.contended or due <= now]
+        for lease in unlocks:
+            del self._unlock[lease.key]
         notices = [f"r:{key}" for key in self._announce]
         self._announce.clear()
         for lease in unlocks:
@@ -382,7 +392,7 @@ class ThreadLocks:
             lease = ThreadLease(attempt.key, versions[row])
             self._held[attempt.key] = lease
             if attempt.abandoned:
-                self._unlock[attempt.key] = lease
+                self._unlock[attempt.key] = (lease, now)
             attempt.lease = lease
             attempt.done.set()
 
@@ -426,15 +436,19 @@ class ThreadLocks:
 
 @asynccontextmanager
 async def open_thread_locks(
-    conninfo: str, *, retry: float = 1.0, connect_timeout: float = 3.0
+    conninfo: str, *, retry: float = 1.0, connect_timeout: float = 3.0, linger: float = 0.1
 ) -> AsyncIterator[ThreadLocks]:
     """Run a process's thread locks on their own session to ``conninfo`` for the block.
+
+    ``retry``: seconds between tries of a waiter that hears nothing. ``linger``: seconds a
+    released lock is kept in case its thread has more work (given back at once when another
+    process asks for it).
 
     The first connection is tried before the block starts; without a database the block
     still runs (takes fail with `StoreUnavailable`) and the session keeps reconnecting.
     Leaving the block ends the session, which frees every lock it holds.
     """
-    locks = ThreadLocks(conninfo, retry=retry, connect_timeout=connect_timeout)
+    locks = ThreadLocks(conninfo, retry=retry, connect_timeout=connect_timeout, linger=linger)
     async with trio.open_nursery() as nursery:
         await nursery.start(locks._run)
         try:

@@ -27,9 +27,11 @@ async def migrated(store: PostgresStore) -> AsyncIterator[str]:
 
 
 def locks_on(url: str) -> OpenLocks:
-    def opener(retry: float = 60.0) -> AbstractAsyncContextManager[ThreadLocks]:
+    def opener(
+        retry: float = 60.0, linger: float = 0.0
+    ) -> AbstractAsyncContextManager[ThreadLocks]:
         # A long retry by default: a waiter woken in time was woken by a notification.
-        return open_thread_locks(url, retry=retry, connect_timeout=3.0)
+        return open_thread_locks(url, retry=retry, connect_timeout=3.0, linger=linger)
 
     return opener
 
@@ -205,3 +207,18 @@ async def test_locks_are_session_advisory_locks(migrated: str) -> None:
                 (a.backend_pid,),
             ).fetchone()
         assert row == (1,)
+
+
+async def test_a_lingering_release_goes_out_at_once_when_another_process_asks(
+    migrated: str,
+) -> None:
+    open_locks = locks_on(migrated)
+    async with open_locks(linger=60.0) as a, open_locks() as b:
+        await a.acquire("alice", "thr_1")
+        a.release("alice", "thr_1")
+        # Kept for a minute in case the thread has more work...
+        assert a.statistics().held == 1
+        # ...unless someone else wants it: B's failed try makes A let go, and says so.
+        with trio.fail_after(10):
+            await b.acquire("alice", "thr_1")
+        assert a.statistics().held == 0
