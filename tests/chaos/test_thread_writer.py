@@ -9,6 +9,7 @@ the thread for the others.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import httpx
@@ -32,10 +33,21 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 USER = "writer"
 
 
-def start_servers(
-    start_server: ServerFactory, database_url: str, count: int, **env: Any
+async def start_servers(
+    start_server: ServerFactory, database_url: str, *envs: dict[str, Any]
 ) -> list[ServerProcess]:
-    return [start_server(name=f"p{n}", DATABASE_URL=database_url, **env) for n in range(count)]
+    """A server per ``envs`` entry, on one database, started side by side (each waits for
+    /readyz)."""
+    servers: dict[int, ServerProcess] = {}
+
+    async def start(n: int) -> None:
+        start = partial(start_server, name=f"p{n}", DATABASE_URL=database_url, **envs[n])
+        servers[n] = await trio.to_thread.run_sync(start)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(len(envs)):
+            nursery.start_soon(start, n)
+    return [servers[n] for n in range(len(envs))]
 
 
 async def send(
@@ -85,7 +97,9 @@ async def test_concurrent_messages_through_three_processes_never_interleave(
     start_server: ServerFactory, database_url: str
 ) -> None:
     tokens = 10
-    servers = start_servers(start_server, database_url, 3, tokens=tokens, delay_ms=20)
+    servers = await start_servers(
+        start_server, database_url, *[{"tokens": tokens, "delay_ms": 20}] * 3
+    )
     first, thread_id = await send(servers[0], "q0")
     assert first.ok, first.error
     assert thread_id is not None
@@ -113,9 +127,8 @@ async def test_concurrent_messages_through_three_processes_never_interleave(
 async def test_each_turn_sees_the_turns_before_it_whichever_process_ran_them(
     start_server: ServerFactory, database_url: str
 ) -> None:
-    servers = start_servers(
-        start_server, database_url, 2, tokens=3, delay_ms=1, ROBOLEARN_SCRIPTED_ECHO_HISTORY="1"
-    )
+    env = {"tokens": 3, "delay_ms": 1, "ROBOLEARN_SCRIPTED_ECHO_HISTORY": "1"}
+    servers = await start_servers(start_server, database_url, env, env)
     thread_id: str | None = None
     histories = []
     # p0, p1, p0, p1, p0: each process's actor stays alive between its turns, with a memo
@@ -132,7 +145,7 @@ async def test_each_turn_sees_the_turns_before_it_whichever_process_ran_them(
 async def test_a_rename_through_one_process_during_an_answer_on_another_is_kept(
     start_server: ServerFactory, database_url: str
 ) -> None:
-    servers = start_servers(start_server, database_url, 2, tokens=100, delay_ms=20)
+    servers = await start_servers(start_server, database_url, *[{"tokens": 50, "delay_ms": 20}] * 2)
     first, thread_id = await send(servers[0], "first")
     assert first.ok and thread_id is not None
     answering = MessageResult(thread=0, index=1, text="second")
@@ -165,8 +178,9 @@ async def test_a_process_killed_mid_turn_frees_the_thread_at_once(
     start_server: ServerFactory, database_url: str
 ) -> None:
     # p0 answers slowly (4 s), p1 quickly.
-    p0 = start_server(name="p0", DATABASE_URL=database_url, tokens=200, delay_ms=20)
-    p1 = start_server(name="p1", DATABASE_URL=database_url, tokens=5, delay_ms=10)
+    p0, p1 = await start_servers(
+        start_server, database_url, {"tokens": 200, "delay_ms": 20}, {"tokens": 5, "delay_ms": 10}
+    )
     first, thread_id = await send(p0, "m0")
     assert first.ok and thread_id is not None
     cut = MessageResult(thread=0, index=1, text="m1")
