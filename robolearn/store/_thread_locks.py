@@ -22,8 +22,9 @@ releases of all its actors in one round trip and listens for the other processes
   themselves again, to the new holder, and a process that yielded the lock waits its turn.
 
 The session's loss (database restart, terminated backend) loses every lock at once: leases
-are marked lost and the turns running under them are cancelled (`ThreadLease.guard`), and
-takes fail with `StoreUnavailable` until the session is back.
+are marked lost and the turns running under them are cancelled (`ThreadLease.guard`); takes
+under way are tried again on the next session. A take while there is none makes the task
+connect at once, and fails with `StoreUnavailable` if it cannot.
 """
 
 from __future__ import annotations
@@ -156,6 +157,9 @@ class ThreadLocks:
         # Locks given back without a word: key -> when.
         self._silent: dict[int, float] = {}
         self._idle: trio.CancelScope | None = None
+        # Set when an attempt to connect ends; a take while disconnected waits for one.
+        self._connect_outcome = trio.Event()
+        self._reconnect_now = trio.Event()
         self._counters = _Counters()
 
     @property
@@ -171,8 +175,9 @@ class ThreadLocks:
         """Wait until this process holds the thread's lock; return its lease.
 
         The lease returned last time comes back if the lock was held all along (a release
-        not yet sent is called off), unless another process asked for it. Raises
-        `StoreUnavailable` while the lock session is down. Cancelling the wait is safe: a
+        not yet sent is called off), unless another process asked for it. While the lock
+        session is down, tries to connect at once and raises `StoreUnavailable` if that
+        fails. Cancelling the wait is safe: a
         lock taken for nobody is kept for the next `acquire` or given back by `release`.
         """
         key = lock_key(user_id, thread_id)
@@ -181,7 +186,7 @@ class ThreadLocks:
             self._unlock.pop(key, None)
             return lease
         if self._session is None:
-            raise StoreUnavailable("database unavailable: no thread lock session")
+            await self._reconnect()
         attempt = self._attempts.get(key)
         if attempt is None:
             attempt = _Attempt(key, user_id, thread_id)
@@ -235,6 +240,18 @@ class ThreadLocks:
 
     # -- the session's task ----------------------------------------------------------------
 
+    def _connect_tried(self) -> None:
+        tried, self._connect_outcome = self._connect_outcome, trio.Event()
+        tried.set()
+
+    async def _reconnect(self) -> None:
+        """Wait for a connection attempt made now (or under way); raise if it fails."""
+        outcome = self._connect_outcome
+        self._reconnect_now.set()
+        await outcome.wait()
+        if self._session is None:
+            raise StoreUnavailable("database unavailable: no thread lock session")
+
     def _wake(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
@@ -256,15 +273,21 @@ class ThreadLocks:
                 if not warned:
                     _log.warning("thread lock session not connected, retrying: %s", exc)
                     warned = True
+                self._fail_attempts()
+                self._connect_tried()
                 task_status.started()
                 task_status = trio.TASK_STATUS_IGNORED
-                await trio.sleep(delay)
+                # Backoff, cut short by a take: a database that is back serves it at once.
+                self._reconnect_now = trio.Event()
+                with trio.move_on_after(delay):
+                    await self._reconnect_now.wait()
                 delay = min(2 * delay, 2.0)
                 continue
             if warned:
                 _log.warning("thread lock session connected again")
             delay, warned = 0.1, False
             self._session = session
+            self._connect_tried()
             task_status.started()
             task_status = trio.TASK_STATUS_IGNORED
             try:
@@ -428,8 +451,13 @@ class ThreadLocks:
         self._unlock.clear()
         self._announce.clear()
         self._silent.clear()
+        # Takes under way are tried again on the next session, or fail if there is none.
         for attempt in self._attempts.values():
-            attempt.error = StoreUnavailable("database unavailable: the thread lock session ended")
+            attempt.state = _State.READY
+
+    def _fail_attempts(self) -> None:
+        for attempt in self._attempts.values():
+            attempt.error = StoreUnavailable("database unavailable: no thread lock session")
             attempt.done.set()
         self._attempts.clear()
 
