@@ -222,3 +222,17 @@ async def test_a_lingering_release_goes_out_at_once_when_another_process_asks(
         with trio.fail_after(10):
             await b.acquire("alice", "thr_1")
         assert a.statistics().held == 0
+
+
+async def test_a_take_right_after_the_session_dropped_is_served_by_the_next_one(
+    migrated: str, store: PostgresStore
+) -> None:
+    async with locks_on(migrated)() as a:
+        lease = await a.acquire("alice", "thr_1")
+        pid = a.backend_pid
+        await store.run(lambda conn: conn.execute("SELECT pg_terminate_backend(%s)", (pid,)))
+        # Whether or not the loss was noticed yet, the take is not refused: the database is up.
+        with trio.fail_after(10):
+            again = await a.acquire("alice", "thr_2")
+        assert lease.lost and not again.lost
+        assert a.backend_pid != pid
