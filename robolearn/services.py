@@ -56,7 +56,9 @@ from robolearn.store import (
     PostgresStore,
     PostgresSupervisor,
     StoreUnavailable,
+    ThreadLocks,
     open_store,
+    open_thread_locks,
 )
 
 __all__ = ["ChatActors", "Services", "open_services"]
@@ -81,6 +83,8 @@ class Services:
     textbook: LiveIndex
     # Restarts the embedded PostgreSQL if it dies; None with a DATABASE_URL.
     postgres: PostgresSupervisor | None = None
+    # One writer per thread across processes; None when turned off.
+    locks: ThreadLocks | None = None
 
 
 @asynccontextmanager
@@ -103,15 +107,18 @@ async def open_services(
                     "DATABASE_URL not set: using embedded PostgreSQL in %s", settings.data_dir
                 )
                 supervisor = PostgresSupervisor()
-            async with open_store(
-                settings.database_url,
-                data_dir=settings.data_dir,
-                pool_min=settings.db_pool_min,
-                pool_max=settings.db_pool_max,
-                db_timeout=settings.db_timeout,
-                tracing=tracing,
-                supervisor=supervisor,
-            ) as store:
+            async with (
+                open_store(
+                    settings.database_url,
+                    data_dir=settings.data_dir,
+                    pool_min=settings.db_pool_min,
+                    pool_max=settings.db_pool_max,
+                    db_timeout=settings.db_timeout,
+                    tracing=tracing,
+                    supervisor=supervisor,
+                ) as store,
+                _thread_locks(settings, store) as locks,
+            ):
                 # The book the tutor searches; an empty database gets the demo corpus.
                 textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
                 # Fused into the search when configured; `robolearn ingest` stores the vectors.
@@ -190,6 +197,7 @@ async def open_services(
                     tracing=tracing,
                     flush_interval=settings.stream_flush_ms / 1000,
                     garbage=garbage,
+                    locks=locks,
                 )
                 actor_settings = ActorSettings(
                     mailbox_capacity=settings.mailbox_capacity,
@@ -223,6 +231,7 @@ async def open_services(
                         metrics=metrics,
                         tracing=tracing,
                         postgres=supervisor,
+                        locks=locks,
                     )
                     nursery.cancel_scope.cancel()
     finally:
@@ -240,6 +249,23 @@ def _attachment_links(settings: Settings) -> AttachmentLinks:
         )
     key = settings.preview_key.encode() if settings.preview_key else secrets.token_bytes(32)
     return AttachmentLinks(PreviewSigner(key, settings.preview_ttl), settings.public_url)
+
+
+@asynccontextmanager
+async def _thread_locks(
+    settings: Settings, store: PostgresStore
+) -> AsyncIterator[ThreadLocks | None]:
+    """The thread locks of this process, on their own session to the store's database.
+
+    Closed after the actors (opened before them): the session's end frees every lock.
+    """
+    if not settings.thread_locks:
+        yield None
+        return
+    async with open_thread_locks(
+        store.conninfo, retry=settings.thread_lock_retry, connect_timeout=settings.db_timeout
+    ) as locks:
+        yield locks
 
 
 @asynccontextmanager

@@ -21,6 +21,13 @@ from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
 from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
 from ._supervisor import Backoff, PostgresSupervisor, SupervisorStatistics
+from ._thread_locks import (
+    ThreadLease,
+    ThreadLocks,
+    ThreadLockStatistics,
+    lock_key,
+    open_thread_locks,
+)
 
 __all__ = [
     "Backoff",
@@ -40,12 +47,17 @@ __all__ = [
     "StoreLimits",
     "StoreUnavailable",
     "SupervisorStatistics",
+    "ThreadLease",
+    "ThreadLockStatistics",
+    "ThreadLocks",
     "TooLong",
     "UploadConflict",
     "UploadSlot",
     "apply_migrations",
     "check_id",
     "load_migrations",
+    "lock_key",
     "open_embedded_postgres",
     "open_store",
+    "open_thread_locks",
 ]
