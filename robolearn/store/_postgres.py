@@ -480,6 +480,11 @@ class PostgresStore(Store[StoreContext]):
         """
         return await self._run(fn)
 
+    @property
+    def database_url(self) -> str:
+        """What the pool connects with (an embedded server's URL, if ``open_store`` started one)."""
+        return str(self._pool.conninfo)
+
     def pool_stats(self) -> dict[str, float]:
         """The connection pool's counters (psycopg_pool's ``get_stats``), for metrics."""
         return {name: float(value) for name, value in self._pool.get_stats().items()}
