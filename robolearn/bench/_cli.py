@@ -16,6 +16,9 @@ Modes:
 - ``robolearn bench --housekeeping``: renames, votes and attachment deletes timed while their
   thread's answer streams, with ``--concurrency`` other streams running.
 
+``--workers N`` (with any mode that starts robolearn, but ``--rss-threads``): robolearn runs as
+``serve --workers N``; its CPU and RSS are those of the supervisor and the workers together.
+
 ``--model standin`` (with any mode that starts servers): the servers' model is a provider over
 HTTP, the stand-in process (``robolearn.standin``), answering through the openai SDK as a real
 provider would, instead of the in-process scripted model. ``--tokens``/``--delay-ms`` set its
