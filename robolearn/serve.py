@@ -15,7 +15,7 @@ from robolearn.config import Settings
 from robolearn.http import create_app, serve_app
 from robolearn.services import Services, open_services
 
-__all__ = ["drain_seconds", "hypercorn_config", "serve", "tune_gc_for_serving"]
+__all__ = ["hypercorn_config", "serve", "tune_gc_for_serving"]
 
 _log = logging.getLogger("robolearn")
 
