@@ -2,8 +2,8 @@
 
 A stand-in worker is a few lines of Python that behave as a worker does towards its
 supervisor: it checks it inherited the listening socket, says ``ready`` on its control
-socket, and exits on SIGTERM or when the supervisor is gone; or it crashes at once, or
-ignores SIGTERM. The real workers are in ``tests/chaos/test_workers.py``.
+socket, and exits on SIGTERM or when the supervisor is gone; or it crashes before or after
+it says so, or ignores SIGTERM. The real workers are in ``tests/chaos/test_workers.py``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ socket.socket(fileno=spec["http"][0]).getsockname()  # inherited, or this raises
 signal.signal(signal.SIGTERM, signal.SIG_IGN if mode == "deaf" else lambda *_: sys.exit(0))
 control = socket.socket(fileno=spec["control"])
 control.sendall({READY!r})
+if mode == "flaky":
+    sys.exit(3)
 control.recv(1)  # the end of the stream: the supervisor is gone
 """
 
@@ -49,7 +51,8 @@ _QUICK = RestartPolicy(backoff=Backoff(initial=0.02, factor=2.0, maximum=0.2, re
 
 
 def _stand_in(mode: str) -> Callable[[WorkerSpec], list[str]]:
-    """The command line of a stand-in worker: ``serve``, ``crash`` or ``deaf`` (to SIGTERM)."""
+    """The command line of a stand-in worker: ``serve``, ``crash`` (before it serves),
+    ``flaky`` (crash once it serves) or ``deaf`` (to SIGTERM)."""
     return lambda spec: [sys.executable, "-c", _STAND_IN, spec.encode(), mode]
 
 
@@ -118,7 +121,7 @@ async def test_a_crash_loop_makes_the_supervisor_give_up(
     sockets: Sockets, caplog: pytest.LogCaptureFixture
 ) -> None:
     policy = attrs.evolve(_QUICK, intensity=3)
-    supervisor = _supervisor(sockets, "crash", workers=1, policy=policy)
+    supervisor = _supervisor(sockets, "flaky", workers=1, policy=policy)
     with trio.fail_after(30):
         assert await supervisor.run(os.environ) is False
     stats = supervisor.statistics()
@@ -128,6 +131,18 @@ async def test_a_crash_loop_makes_the_supervisor_give_up(
         errors[0].startswith("worker-1 (pid ") and "exited with status 3; restarting" in errors[0]
     )
     assert "more than 3 restarts within 60 s, giving up" in errors[-1]
+
+
+async def test_a_worker_that_never_serves_is_given_up_on_however_slowly_it_fails(
+    sockets: Sockets, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No window is short enough to hold two deaths: only the failed starts in a row count.
+    policy = attrs.evolve(_QUICK, intensity=2, period=0.0)
+    supervisor = _supervisor(sockets, "crash", workers=1, policy=policy)
+    with trio.fail_after(30):
+        assert await supervisor.run(os.environ) is False
+    assert supervisor.statistics().restarts == 2
+    assert "died before it served 3 times in a row, giving up" in caplog.text
 
 
 async def test_a_worker_deaf_to_sigterm_is_killed_after_the_stop_timeout(

@@ -7,7 +7,9 @@ seconds after its death the first time, each further time twice as late if it di
 `Backoff.reset_after` seconds of its start, up to `Backoff.maximum`. More than
 `RestartPolicy.intensity` restarts (all workers together) within `RestartPolicy.period`
 seconds is a crash loop: the supervisor stops the other workers and gives up (`run` returns
-False) rather than restart for ever what cannot run.
+False) rather than restart for ever what cannot run. So is a worker that dies before it
+serves more than `RestartPolicy.intensity` times in a row, however long each attempt took
+(a worker that takes 10 s to fail would otherwise stay under any rate).
 
 Each worker inherits the listening sockets and one end of a socket pair, its control socket
 (see `robolearn.workers._worker`): the worker writes `READY` on it once it serves; the
@@ -53,7 +55,8 @@ class RestartPolicy:
         factory=lambda: Backoff(initial=0.5, factor=2.0, maximum=10.0, reset_after=30.0)
     )
     intensity: int = 5
-    """Restarts allowed within `period`; one more and the supervisor gives up."""
+    """Restarts allowed within `period` (and deaths before serving, in a row); one more and
+    the supervisor gives up."""
     period: float = 60.0
 
 
@@ -138,22 +141,25 @@ class WorkerSupervisor:
         """Keep worker ``name`` running until `stop` (or until the supervisor gives up)."""
         backoff = self.policy.backoff
         delay = backoff.initial
+        failed_starts = 0  # deaths in a row before the worker said it serves
         while not self._stopping.is_set():
             started = trio.current_time()
-            ended = await self._run_once(name, env)
+            ended, served = await self._run_once(name, env)
             if self._stopping.is_set():
                 _log.info("%s %s", name, ended)
                 return
             if trio.current_time() - started >= backoff.reset_after:
                 delay = backoff.initial
-            if not self._may_restart():
-                _log.error(
-                    "%s %s: more than %d restarts within %g s, giving up (stopping the others)",
-                    name,
-                    ended,
-                    self.policy.intensity,
-                    self.policy.period,
-                )
+            failed_starts = 0 if served else failed_starts + 1
+            if failed_starts > self.policy.intensity:
+                # However slowly a worker fails to start, it is not going to.
+                why = f"died before it served {failed_starts} times in a row"
+            elif not self._may_restart():
+                why = f"more than {self.policy.intensity} restarts within {self.policy.period:g} s"
+            else:
+                why = None
+            if why is not None:
+                _log.error("%s %s: %s, giving up (stopping the others)", name, ended, why)
                 self._gave_up = True
                 self.stop()  # and notes the change
                 return
@@ -172,8 +178,9 @@ class WorkerSupervisor:
             self._restart_times.popleft()
         return len(self._restart_times) <= self.policy.intensity
 
-    async def _run_once(self, name: str, env: Mapping[str, str]) -> str:
-        """Start worker ``name`` and wait for its end; says how it ended."""
+    async def _run_once(self, name: str, env: Mapping[str, str]) -> tuple[str, bool]:
+        """Start worker ``name`` and wait for its end; says how it ended, and whether it had
+        said it serves."""
         ours, theirs = socket.socketpair()
         with trio.socket.from_stdlib_socket(ours) as control:
             try:
@@ -191,7 +198,7 @@ class WorkerSupervisor:
                     stdin=subprocess.DEVNULL,
                 )
             except OSError as exc:
-                return f"could not be started ({exc})"
+                return f"could not be started ({exc})", False
             finally:
                 theirs.close()
             self._running[name] = process
@@ -205,11 +212,12 @@ class WorkerSupervisor:
                     await process.wait()
                     nursery.cancel_scope.cancel()
             finally:
+                served = name in self._ready
                 del self._running[name]
                 self._set_ready(name, False)  # and notes the change
                 if process.returncode is None:  # cancelled: no worker outlives its supervisor
                     process.kill()
-        return f"(pid {process.pid}) {_exit(process.returncode)}"
+        return f"(pid {process.pid}) {_exit(process.returncode)}", served
 
     async def _note_ready(self, name: str, pid: int, control: trio.socket.SocketType) -> None:
         with contextlib.suppress(OSError):
