@@ -85,17 +85,24 @@ class Services:
     postgres: PostgresSupervisor | None = None
     # One writer per thread across processes; None when turned off.
     locks: ThreadLocks | None = None
+    # Which process this is: "main", or "worker-K" under `robolearn serve --workers`.
+    process: str = "main"
 
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, model: Model | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    model: Model | None = None,
+    tracing: Tracing | None = None,
+    process: str = "main",
 ) -> AsyncIterator[Services]:
     """Open the asyncio bridge, the store (embedded PostgreSQL when no DATABASE_URL), the
     textbook index and the thread actors; close them in reverse order, so running turns
     finish (or persist their partial answers) while the database is still there.
 
-    ``model`` overrides the one Settings choose (tests inject scripted models).
+    ``model`` overrides the one Settings choose (tests inject scripted models); ``process``
+    names this process in the metrics.
     """
     owned = tracing is None
     tracing = tracing or Tracing.from_env()
@@ -145,7 +152,7 @@ async def open_services(
                 )
                 if settings.stream_flush_ms:
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
-                metrics = Metrics()
+                metrics = Metrics(process=process)
                 garbage = GarbageBudget()
                 blobs = BlobStore(
                     store,
@@ -232,6 +239,7 @@ async def open_services(
                         tracing=tracing,
                         postgres=supervisor,
                         locks=locks,
+                        process=process,
                     )
                     nursery.cancel_scope.cancel()
     finally:

@@ -487,7 +487,8 @@ class PostgresStore(Store[StoreContext]):
 
     @property
     def conninfo(self) -> str:
-        """The connection string of the database, for sessions of their own (thread locks)."""
+        """The connection string of the database (an embedded server's, if ``open_store``
+        started one), for sessions of their own (thread locks) and for worker processes."""
         conninfo = self._pool.conninfo
         # psycopg_pool takes a callable too; the store is always built with a string.
         return conninfo if isinstance(conninfo, str) else conninfo()
