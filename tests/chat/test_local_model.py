@@ -109,19 +109,27 @@ def test_tool_errors_are_explained_without_citations() -> None:
     assert not answer.startswith(NOT_COVERED)
 
 
-def test_answers_quote_the_best_passages_and_list_their_sources(index: SearchIndex) -> None:
+def test_answers_lead_with_definitions_then_quote_passages_and_list_sources(
+    index: SearchIndex,
+) -> None:
     question = "what is the difference between a topic and a service?"
     answer = compose_answer(question, SearchFindings.from_json(findings(index, question)))
-    framing, _, rest = answer.partition("\n\nKey points from the book:\n")
-    assert framing.startswith("The book covers this in *")
+    lead, _, rest = answer.partition("\n\n")
+    # The direct answer first: the book's definition of each thing compared.
+    assert lead.startswith("**In short:**\n- **topic**: Topics: a stream of messages.")
+    assert "\n- **service**: Services: a request and one response" in lead
+    framing, _, rest = rest.partition("\n\nKey points from the book:\n")
+    assert framing.startswith("The book covers this in *Lesson 1.1: What Is ROS 2?*")
     points, _, sources = rest.partition("\n\nSources:\n")
     bullets = points.splitlines()
-    assert 2 <= len(bullets) <= 4
+    assert 1 <= len(bullets) <= 4
     assert all(line.startswith("- **") for line in bullets)
     cited = LINK.findall(sources)
     assert len(cited) == len(sources.splitlines()) >= 1
-    assert all(f"**{title}**" in points for title, _ in cited)  # every source is quoted
+    assert cited[0][0] == "Lesson 1.1: What Is ROS 2?"  # the lesson the lead quotes
+    assert all(f"**{title}**" in points for title, _ in cited[1:])  # the others are quoted
     assert "```" not in answer  # not asked for code
+    assert "walks through it" not in answer
 
 
 def test_code_questions_get_the_lessons_example(index: SearchIndex) -> None:
