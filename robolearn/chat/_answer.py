@@ -53,6 +53,7 @@ _RANK_COST = 0.25
 _FOLLOW_UP_RANK_COST = 1.0
 _MAX_COMMAND_LINES = 3
 _MAX_STEPS = 7
+_MAX_SHORT_ITEMS = 5
 _PLAIN_LEAD_WORDS = 45
 
 
@@ -132,10 +133,15 @@ def compose_answer(
     read = _Reading.of(ask, said)
     lead = _lead(read, findings.results)
     points = _key_points(read, findings.results, lead.quoted if lead else frozenset())
+    top = findings.results[0]
+    # The best lesson is always cited: second only to a lead quoting another lesson.
     lessons = list(
-        dict.fromkeys([*(lead.lessons if lead else ()), *(lesson for lesson, _ in points)])
+        dict.fromkeys([*(lead.lessons if lead else ()), top, *(lesson for lesson, _ in points)])
     )
-    example = _code_example(ask, findings.results, prose=bool(lead or points))
+    quoted_top = (lead is not None and top in lead.lessons) or any(
+        lesson == top for lesson, _ in points
+    )
+    example = _code_example(ask, findings.results, top_quoted=quoted_top)
     if example is not None:
         lessons = list(dict.fromkeys([*lessons, example[0]]))
     lines = [lead.text, ""] if lead else []
@@ -304,7 +310,12 @@ def _key_points(
     # question ("explain this example"): the ranking knows better than word overlap.
     # A passage with no prose to quote (a list of names, a table) still has the lesson's
     # definitions, found lesson-wide by the search tool.
-    quotes = _excerpts(read, top, wanted=2) or _opening(read, top) or list(top.definitions[:1])
+    quotes = (
+        _excerpts(read, top, wanted=2)
+        or _opening(read, top)
+        or list(top.definitions[:1])
+        or _short_items(top)
+    )
     points = [(top, _clip(excerpt)) for excerpt in new(quotes)]
     for rank, lesson in enumerate(results[1:], 1):
         # Other lessons only with a sentence on the question's words (worth quoting), and
@@ -338,6 +349,13 @@ def _excerpts(read: _Reading, lesson: FoundLesson, *, wanted: int) -> list[str]:
     return [_with_next(sentences, index) for index in sorted(chosen)]
 
 
+def _short_items(lesson: FoundLesson) -> list[str]:
+    """A passage that is a list of short items ("OpenVLA (Berkeley) — open-source ..."),
+    as one excerpt: too short to quote one by one, they still say what the lesson has."""
+    items = [s.text for s in prose_sentences(lesson.text) if s.in_list and len(s.text) > 3]
+    return ["; ".join(items[:_MAX_SHORT_ITEMS])] if items else []
+
+
 def _opening(read: _Reading, lesson: FoundLesson) -> list[str]:
     """The passage's first sentences; nothing when it is all code or tables (the answer
     then shows the code rather than a sentence about it)."""
@@ -349,29 +367,47 @@ def _opening(read: _Reading, lesson: FoundLesson) -> list[str]:
 
 
 def _code_example(
-    ask: Ask, results: Sequence[FoundLesson], *, prose: bool
+    ask: Ask, results: Sequence[FoundLesson], *, top_quoted: bool
 ) -> tuple[FoundLesson, str] | None:
-    """A short, complete code block from the best lesson that has one, when the student
-    asks for code or an example, or when the passages have no prose to quote."""
-    if prose and not ask.wants_code:
+    """A code block when the student asks for code or an example, or when the best
+    passage is all code (nothing of it quoted): the best lesson's first, else the best of
+    the next lessons' short complete ones (real code about the subject before diagrams)."""
+    if top_quoted and not ask.wants_code:
         return None
+    own = _code_in(results[0], shorten=True)
+    if own:
+        return results[0], own[0]
     names = [word for subject in ask.subjects for word in subject.casefold().split()]
     candidates = []
-    for rank, lesson in enumerate(results[:_MAX_LESSONS]):
-        for block in code_blocks(lesson.text):
-            lines = block.splitlines()
-            # Excerpts are cut at a length, which can leave a fence unclosed.
-            closed = len(lines) > 2 and lines[-1].strip()[:3] == lines[0].strip()[:3]
-            if closed and len(lines) <= _MAX_CODE_LINES + 2:
-                # Real code (a language on the fence) about the subject beats a diagram.
-                tagged = lines[0].strip().strip("`~") != ""
-                on_subject = any(name in block.casefold() for name in names)
-                rank_key = (on_subject and tagged, tagged, on_subject, -rank, len(lines))
-                candidates.append((rank_key, lesson, block))
+    for rank, lesson in enumerate(results[1:_MAX_LESSONS], 1):
+        for block in _code_in(lesson, shorten=False):
+            tagged = block.splitlines()[0].strip().strip("`~") != ""
+            on_subject = any(name in block.casefold() for name in names)
+            key = (on_subject and tagged, tagged, on_subject, -rank, block.count("\n"))
+            candidates.append((key, lesson, block))
     if not candidates:
         return None
     _, lesson, block = max(candidates, key=lambda candidate: candidate[0])
     return lesson, block
+
+
+def _code_in(lesson: FoundLesson, *, shorten: bool) -> list[str]:
+    """The passage's complete code blocks of at most ``_MAX_CODE_LINES`` lines, longest
+    first; with ``shorten``, longer ones too, cut there with a note."""
+    blocks = []
+    for block in code_blocks(lesson.text):
+        lines = block.splitlines()
+        fence = lines[0].strip()[:3]
+        # Excerpts are cut at a length, which can leave a fence unclosed.
+        closed = len(lines) > 2 and lines[-1].strip()[:3] == fence
+        if closed and len(lines) <= _MAX_CODE_LINES + 2:
+            blocks.append(block)
+        elif shorten and len(lines) > 2:
+            # Without its fence the last line is where the excerpt was cut: maybe mid-word.
+            body = lines[1:-1]
+            cut = [lines[0], *body[:_MAX_CODE_LINES]]
+            blocks.append("\n".join([*cut, "# … (the rest is in the lesson)", fence]))
+    return sorted(blocks, key=lambda block: -block.count("\n"))
 
 
 def _usable(sentences: Sequence[Sentence]) -> list[Sentence]:

@@ -92,7 +92,9 @@ _BETWEEN: Final = re.compile(
     re.I,
 )
 # A subject phrase stops before these ("what is a node in ROS 2" asks about "node").
-_SUBJECT_END: Final = re.compile(r"\s+(?:in|for|on|with|when|used|and why|exactly)\b.*$", re.I)
+_SUBJECT_END: Final = re.compile(
+    r"\s+(?:in|for|on|with|when|used|and why|exactly|like|such as|e\.g\.)(?:\s|$).*$", re.I
+)
 
 
 @attrs.frozen
