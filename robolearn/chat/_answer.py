@@ -134,14 +134,19 @@ def compose_answer(
     lead = _lead(read, findings.results)
     points = _key_points(read, findings.results, lead.quoted if lead else frozenset())
     top = findings.results[0]
-    # The best lesson is always cited: second only to a lead quoting another lesson.
+    # The best lesson is always cited: second only to a lead quoting another lesson, unless
+    # this continues its answer (the follow-up stays with the lesson that answered).
+    first = [top] if ask.continues_answer else []
     lessons = list(
-        dict.fromkeys([*(lead.lessons if lead else ()), top, *(lesson for lesson, _ in points)])
+        dict.fromkeys(
+            [*first, *(lead.lessons if lead else ()), top, *(lesson for lesson, _ in points)]
+        )
     )
     quoted_top = (lead is not None and top in lead.lessons) or any(
         lesson == top for lesson, _ in points
     )
-    example = _code_example(ask, findings.results, top_quoted=quoted_top)
+    # Unasked, code is shown only for a best lesson the answer could not quote otherwise.
+    example = _code_example(ask, findings.results, top_quoted=quoted_top or lessons[0] != top)
     if example is not None:
         lessons = list(dict.fromkeys([*lessons, example[0]]))
     lines = [lead.text, ""] if lead else []
@@ -171,7 +176,7 @@ def _lead(read: _Reading, results: Sequence[FoundLesson]) -> _Lead | None:
             return _Lead(f"**Steps** (from *{top.title}*):\n\n{numbered}", (top,), frozenset(steps))
     definitions = _definitions(read, results, plain=ask.wants_simple)
     if ask.wants_simple:
-        plain = _plain(read, definitions, top)
+        plain = _plain(read, definitions, results)
         if plain:
             return _Lead(
                 "**Put simply:** " + " ".join(_clip(text) for text, _ in plain),
@@ -239,29 +244,32 @@ def _definitions(
 
 
 def _plain(
-    read: _Reading, definitions: dict[str, tuple[str, FoundLesson]], top: FoundLesson
+    read: _Reading, definitions: dict[str, tuple[str, FoundLesson]], results: Sequence[FoundLesson]
 ) -> list[tuple[str, FoundLesson]]:
     """The plainest sentences on the question's words, analogies and short ones first,
-    up to a short paragraph; definitions come first, then the passage's reading order."""
+    the best lesson's before the others', up to a short paragraph; definitions come first,
+    then reading order."""
     candidates = [
-        (plainness(Sentence(text, 0)) + 0.5, -1, text, lesson)
+        (plainness(Sentence(text, 0)) + 0.5, -1, -1, text, lesson)
         for text, lesson in definitions.values()
     ]
     candidates += [
-        (plainness(sentence), index, sentence.text, top)
-        for index, sentence in enumerate(read.sentences(top))
+        (plainness(sentence) - _RANK_COST * rank, rank, index, sentence.text, lesson)
+        for rank, lesson in enumerate(results[:_MAX_LESSONS])
+        for index, sentence in enumerate(read.sentences(lesson))
         if sentence.is_complete and read.relevance(sentence)
     ]
-    picked: list[tuple[int, str, FoundLesson]] = []
+    picked: list[tuple[int, int, str, FoundLesson]] = []
     words = 0
-    for score, index, text, lesson in sorted(candidates, key=lambda c: (-c[0], c[1])):
+    for score, rank, index, text, lesson in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
         size = len(text.split())
         if score <= -0.5 or words + size > _PLAIN_LEAD_WORDS or len(picked) == 3:
             continue
-        if all(text != other for _, other, _ in picked):
-            picked.append((index, text, lesson))
+        # A definition carries its next sentence: that one alone would repeat it.
+        if all(text not in other and other not in text for _, _, other, _ in picked):
+            picked.append((rank, index, text, lesson))
             words += size
-    return [(text, lesson) for _, text, lesson in sorted(picked, key=lambda p: p[0])]
+    return [(text, lesson) for _, _, text, lesson in sorted(picked, key=lambda p: p[:2])]
 
 
 def _reason(read: _Reading, results: Sequence[FoundLesson]) -> tuple[str, FoundLesson] | None:
@@ -313,7 +321,7 @@ def _key_points(
     quotes = (
         _excerpts(read, top, wanted=2)
         or _opening(read, top)
-        or list(top.definitions[:1])
+        or [text for text in top.definitions if not read.was_said(text)][:1]
         or _short_items(top)
     )
     points = [(top, _clip(excerpt)) for excerpt in new(quotes)]
@@ -407,7 +415,8 @@ def _code_in(lesson: FoundLesson, *, shorten: bool) -> list[str]:
             body = lines[1:-1]
             cut = [lines[0], *body[:_MAX_CODE_LINES]]
             blocks.append("\n".join([*cut, "# … (the rest is in the lesson)", fence]))
-    return sorted(blocks, key=lambda block: -block.count("\n"))
+    # Whole blocks before cut ones, then the longest.
+    return sorted(blocks, key=lambda block: ("(the rest is in" in block, -block.count("\n")))
 
 
 def _usable(sentences: Sequence[Sentence]) -> list[Sentence]:

@@ -35,6 +35,11 @@ _GLOSSARY: Final = re.compile(r"^(?P<term>[^:;.!?]{1,50}):\s+(?P<rest>\S.*)$")
 _THINK_OF: Final = re.compile(
     r"^(?:think of|imagine)\s+(?P<term>.{1,60}?)\s+as\s+(?P<rest>\S.*)$", re.I
 )
+# "engineers create a digital twin—a virtual replica of the robot ...": the subject, named
+# with an article right before the dash, is restated in plain words after it.
+_DASH: Final = re.compile(
+    r"\b(?:a|an|the)\s+(?P<term>[^\u2014\u2013,;:.]{1,60}?)\s*[\u2014\u2013]\s*(?:a|an|the)\s+\S"
+)
 # "is running", "is like": a state or a comparison, not what the thing is.
 _PARTICIPLE: Final = re.compile(r"^(?:\w+ing|being|not)\b", re.I)
 _LIKE: Final = re.compile(r"^(?:like|just like|similar to)\b", re.I)
@@ -169,6 +174,9 @@ def _definition_scores(text: str, wanted: _Term) -> list[tuple[float, bool]]:
     think = _THINK_OF.match(text)
     if think is not None:
         scores.append((_term_score(think["term"], wanted, 0.2), True))
+    dash = _DASH.search(text)
+    if dash is not None and set(analyze(dash["term"])) == wanted.wanted:
+        scores.append((_term_score(dash["term"], wanted, 0.0), True))
     return [(score, plain) for score, plain in scores if score is not None]
 
 

@@ -4,9 +4,11 @@ The offline tutor reads a message for its shape (what is X? how do I ...? why? m
 simply, an example, code) and, when the message leans on the conversation ("explain that
 more simply", "and on Windows?"), for the topic it continues. The resolution goes into the
 search tool call, where a real model puts its own: a message that names no topic of its
-own is searched as ``"<earlier topic> — <message>"``; one that names a new thing but still
-points back ("what about a laser scanner, is it the same?") is searched as itself, with the
-earlier question as ``previous_question`` (weighed lower by the search).
+own is searched as the earlier topic (its manner words, "simply", "example", "matter",
+would only pull the search towards other lessons and make the book look as if it did not
+cover the question); one that names a new thing but still points back ("what about a
+laser scanner, is it the same?") is searched as itself, with the earlier question as
+``previous_question`` (weighed lower by the search).
 """
 
 from __future__ import annotations
@@ -23,10 +25,7 @@ from robolearn.rag import analyze, analyze_query
 
 from ._text_model import last_user_text
 
-__all__ = ["TOPIC_SEPARATOR", "Ask", "resolve", "subjects_of", "topic_of"]
-
-TOPIC_SEPARATOR: Final = " — "
-"""Between the earlier topic and the follow-up in a resolved search query."""
+__all__ = ["Ask", "resolve", "subjects_of"]
 
 # Words a follow-up uses to say *how* to answer, not what about: a message made only of
 # these (after stopwords and filler) names no topic and continues the earlier one.
@@ -123,18 +122,13 @@ class Ask:
     def search_query(self) -> str:
         """The ``query`` argument of the search call."""
         if self.topic is not None and not self.names_topic:
-            return f"{self.topic}{TOPIC_SEPARATOR}{self.text}"
+            return self.topic
         return self.text
 
     @property
     def previous_question(self) -> str | None:
         """The ``previous_question`` argument: the topic, when the message names its own."""
         return self.topic if self.topic is not None and self.names_topic else None
-
-    @property
-    def shape_source(self) -> str:
-        """The text whose shape (what is / how do I) the answer follows."""
-        return self.search_query
 
     @property
     def subjects(self) -> tuple[str, ...]:
@@ -179,20 +173,14 @@ def resolve(input: str | Sequence[TResponseInputItem], *, search_tool: str) -> A
     return Ask(text, topic, stays_in_lesson=own <= _ACTION_TERMS)
 
 
-def topic_of(query: str) -> str:
-    """The topic of a search query: a resolved follow-up's earlier topic, else all of it."""
-    return query.split(TOPIC_SEPARATOR, 1)[0]
-
-
 def subjects_of(query: str) -> tuple[str, ...]:
     """What ``query`` asks to have defined or compared ("VLA model"; "topic", "service")."""
-    topic = topic_of(query)
     for pattern in (_BETWEEN, _VERSUS):
-        match = pattern.search(topic)
+        match = pattern.search(query)
         if match is not None and _is_phrase(match["a"]) and _is_phrase(match["b"]):
             return (_subject(match["a"]), _subject(match["b"]))
     for pattern in (_WHAT_DOES_MEAN, _WHAT_IS):
-        match = pattern.search(topic)
+        match = pattern.search(query)
         if match is not None and _is_phrase(match["subject"]):
             return (_subject(match["subject"]),)
     return ()
@@ -222,7 +210,7 @@ def _earlier_topic(items: Sequence[TResponseInputItem], search_tool: str) -> str
         if entry.get("type") == "function_call" and entry.get("name") == search_tool:
             query = _query_of(entry.get("arguments"))
             if query:
-                return topic_of(query)
+                return query
     previous = last_user_text(items[: users[-1]]).strip()
     return previous or None
 

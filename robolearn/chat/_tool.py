@@ -45,8 +45,9 @@ _DESCRIPTION: Final = (
     "and `page` (the lesson the student has open, which the search already favours). A "
     "result's `definitions` are the lesson's sentences defining what the query asks about "
     '("what is X", "X vs Y"). For a follow-up ("explain that more simply", "and on '
-    'Windows?"), put the topic it continues in the query, or pass the earlier question as '
-    "`previous_question`. Cite the lessons you use as markdown links [title](url). Use the "
+    'Windows?"), search the topic it continues: as the query when the follow-up names no '
+    "topic of its own, else as `previous_question`. Cite the lessons you use as markdown "
+    "links [title](url). Use the "
     "filters only when the student names a place in the book or their hardware."
 )
 
@@ -56,7 +57,13 @@ _NULLABLE_INT: Final = {"type": ["integer", "null"]}
 _SCHEMA: Final = {
     "type": "object",
     "properties": {
-        "query": {"type": "string", "description": "The student's question, in their words."},
+        "query": {
+            "type": "string",
+            "description": (
+                "The student's question, in their words; for a follow-up naming no topic "
+                'of its own ("explain that more simply"), the question it continues.'
+            ),
+        },
         "previous_question": {
             "type": ["string", "null"],
             "description": (

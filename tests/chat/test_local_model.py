@@ -7,15 +7,18 @@ import re
 from typing import Any
 
 import pytest
+from agents import Agent, RunConfig, Runner
 from agents.items import TResponseInputItem
 from agents.model_settings import ModelSettings
 from agents.models.interface import ModelTracing
 from agents.tool import Tool
 
+from robolearn import _aio
 from robolearn.chat import (
     SEARCH_TOOL_NAME,
     LocalTutorModel,
     PageContext,
+    RequestContext,
     UserInfo,
     search_tool,
 )
@@ -245,3 +248,66 @@ async def test_non_streamed_responses_follow_the_same_steps(index: SearchIndex) 
     assert first.output[0].type == "function_call"
     with pytest.raises(ValueError, match="words_per_delta"):
         LocalTutorModel(words_per_delta=0)
+
+
+def test_a_follow_up_is_searched_with_the_earlier_topic(index: SearchIndex) -> None:
+    question = "what is a topic?"
+    earlier = [user(question), call("c1", question), output("c1", findings(index, question))]
+    items = [*earlier, assistant("A topic is ..."), user("explain that more simply")]
+    # Naming no topic of its own: the earlier question's search again, the same lesson.
+    assert next_step(None, items, TOOLS) == SearchCall("what is a topic?")
+    # A new thing named, pointing back: searched as said, the earlier question weighed lower.
+    items = [*earlier, assistant("..."), user("and what about a service?")]
+    assert next_step(None, items, TOOLS) == SearchCall("and what about a service?", question)
+
+
+def test_doing_something_with_the_answer_searches_in_its_lesson(index: SearchIndex) -> None:
+    question = "how do I write a publisher in python?"
+    answer = next_step(
+        None, [user(question), call("c1", question), output("c1", findings(index, question))], TOOLS
+    )
+    assert isinstance(answer, Reply)
+    items = [
+        user(question),
+        call("c1", question),
+        output("c1", findings(index, question)),
+        assistant(answer.text),
+        user("how do I run it?"),
+    ]
+    step = next_step(None, items, TOOLS)
+    assert step == SearchCall("how do I run it?", question, within=(1, 2, 1))
+
+
+async def test_follow_ups_through_the_agent_stay_on_the_topic(index: SearchIndex) -> None:
+    """Two turns through the Agents SDK (model, tool, history), as a thread runs them."""
+    agent = Agent[RequestContext](
+        name="tutor",
+        instructions=build_instructions(None, None),
+        model=LocalTutorModel(delay=0),
+        tools=[search_tool(lambda: index)],
+    )
+    context = RequestContext(user_id="u")
+    config = RunConfig(tracing_disabled=True)
+
+    async def turns() -> tuple[str, str, list[TResponseInputItem]]:
+        first = await Runner.run(
+            agent,
+            "what is the difference between a topic and a service?",
+            context=context,
+            run_config=config,
+        )
+        history = [*first.to_input_list(), user("explain that more simply, with an example")]
+        second = await Runner.run(agent, history, context=context, run_config=config)
+        return str(first.final_output), str(second.final_output), second.to_input_list()
+
+    async with _aio.open_asyncio_loop():
+        first_text, text, items = await _aio.run_aio(turns)
+    assert first_text.startswith("**In short:**\n- **topic**: ")
+    calls = [item for item in items if item.get("type") == "function_call"]
+    query = json.loads(calls[-1]["arguments"])["query"]  # type: ignore[typeddict-item]
+    assert query == "what is the difference between a topic and a service?"
+    assert text.startswith("**Put simply:** "), text
+    # The same lesson answers, in other sentences.
+    assert LINK.findall(text)[0] == LINK.findall(first_text)[0]
+    assert text.partition("\n\n")[0] != first_text.partition("\n\n")[0]
+    assert "walks through it" not in text
