@@ -415,8 +415,16 @@ def _code_in(lesson: FoundLesson, *, shorten: bool) -> list[str]:
             body = lines[1:-1]
             cut = [lines[0], *body[:_MAX_CODE_LINES]]
             blocks.append("\n".join([*cut, "# … (the rest is in the lesson)", fence]))
-    # Whole blocks before cut ones, then the longest.
-    return sorted(blocks, key=lambda block: ("(the rest is in" in block, -block.count("\n")))
+    # Whole blocks before cut ones, real code (a language on the fence) before diagrams
+    # and output, then the longest.
+    return sorted(
+        blocks,
+        key=lambda block: (
+            "(the rest is in" in block,
+            block.splitlines()[0].strip().strip("`~") == "",
+            -block.count("\n"),
+        ),
+    )
 
 
 def _usable(sentences: Sequence[Sentence]) -> list[Sentence]:

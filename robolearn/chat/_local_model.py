@@ -30,7 +30,7 @@ from ._answer import compose_answer
 from ._question import resolve
 from ._responses import ResponseStream, function_call
 from ._text_model import StreamingModel
-from ._tool import SEARCH_TOOL_NAME, FoundLesson, SearchFindings
+from ._tool import SEARCH_TOOL_NAME, SearchFindings
 
 __all__ = ["LocalTutorModel", "Reply", "SearchCall", "next_step"]
 
@@ -52,12 +52,10 @@ _NO_SEARCH: Final = (
 
 @attrs.frozen
 class SearchCall:
-    """Step 1: search the book for ``query`` (following up on ``previous``, if set), in the
-    lesson numbered ``within`` (module, chapter, lesson) if set."""
+    """Step 1: search the book for ``query`` (following up on ``previous``, if set)."""
 
     query: str
     previous: str | None = None
-    within: tuple[int, int, int] | None = None
 
 
 @attrs.frozen
@@ -79,7 +77,9 @@ def next_step(
     items = [] if isinstance(input, str) else [cast(dict[str, Any], item) for item in input]
     last_user = max((i for i, item in enumerate(items) if item.get("role") == "user"), default=-1)
     earlier, current = items[: max(last_user, 0)], items[last_user + 1 :]
-    before = _top_lesson(earlier) if ask.continues_answer else None
+    # Thread history holds the messages, not the tool calls: the earlier answer's first
+    # source says which lesson answered.
+    before = _first_source(earlier) if ask.continues_answer else None
     output = _search_output(current)
     if output is not None:
         findings = SearchFindings.from_json(output)
@@ -93,8 +93,7 @@ def next_step(
         )
     if SEARCH_TOOL_NAME not in tool_names:
         return Reply(_NO_SEARCH)
-    within = _numbers(before) if before is not None and ask.stays_in_lesson else None
-    return SearchCall(ask.search_query, ask.previous_question, within)
+    return SearchCall(ask.search_query, ask.previous_question)
 
 
 class LocalTutorModel(StreamingModel):
@@ -132,12 +131,9 @@ class LocalTutorModel(StreamingModel):
 
 
 def _call(step: SearchCall) -> ResponseFunctionToolCall:
-    arguments: dict[str, str | int] = {"query": step.query}
+    arguments = {"query": step.query}
     if step.previous is not None:
         arguments["previous_question"] = step.previous
-    if step.within is not None:
-        module, chapter, lesson = step.within
-        arguments.update(module=module, chapter_min=chapter, chapter_max=chapter, lesson=lesson)
     return function_call(SEARCH_TOOL_NAME, json.dumps(arguments), f"call_{uuid.uuid4().hex}")
 
 
@@ -159,34 +155,20 @@ def _search_output(items: Sequence[dict[str, Any]]) -> str | None:
     return None
 
 
-def _top_lesson(earlier: Sequence[dict[str, Any]]) -> FoundLesson | None:
-    """The lesson the previous answer cited first (its first source), else the one the
-    previous search found first."""
-    output = _search_output(earlier)
-    if output is None:
-        return None
-    results = SearchFindings.from_json(output).results
+def _first_source(earlier: Sequence[dict[str, Any]]) -> str | None:
+    """The URL the previous answer cited first: the lesson that answered it."""
     answers = [item for item in earlier if item.get("role") == "assistant"]
     cited = _LINK.search(_assistant_text(answers[-1:]))
-    first = next((result for result in results if cited and result.url == cited[1]), None)
-    return first or (results[0] if results else None)
+    return cited[1] if cited else None
 
 
-def _numbers(lesson: FoundLesson) -> tuple[int, int, int] | None:
-    """The search filters that single out ``lesson``, if it has all three numbers (a
-    chapter or module overview has not)."""
-    if lesson.module is None or lesson.chapter is None or lesson.lesson is None:
-        return None
-    return lesson.module, lesson.chapter, lesson.lesson
-
-
-def _staying_with(findings: SearchFindings, lesson: FoundLesson | None) -> SearchFindings:
-    """``findings`` with ``lesson`` (the one that answered before) first, if found again:
-    a follow-up's extra words ("why does it matter") must not move the answer elsewhere."""
-    if lesson is None:
+def _staying_with(findings: SearchFindings, url: str | None) -> SearchFindings:
+    """``findings`` with the lesson at ``url`` (the one that answered before) first, if
+    found again: a follow-up's own words must not move the answer elsewhere."""
+    if url is None:
         return findings
-    again = [result for result in findings.results if result.url == lesson.url]
-    others = [result for result in findings.results if result.url != lesson.url]
+    again = [result for result in findings.results if result.url == url]
+    others = [result for result in findings.results if result.url != url]
     return attrs.evolve(findings, results=tuple(again + others))
 
 

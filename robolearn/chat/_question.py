@@ -103,7 +103,7 @@ class Ask:
     ``topic`` is the earlier question the message follows up on (None: it stands alone);
     ``names_topic`` says whether the message names a topic of its own;
     ``stays_in_lesson`` that it only asks what to do with the earlier answer ("how do I
-    run it?"), so the search stays in the lesson that answered. ``subjects`` are the things
+    run it?"), so the answer stays with the lesson that answered. ``subjects`` are the things
     it asks to have defined or compared, from the message, or from the topic when the
     message names none.
     """
@@ -211,8 +211,11 @@ def _earlier_topic(items: Sequence[TResponseInputItem], search_tool: str) -> str
             query = _query_of(entry.get("arguments"))
             if query:
                 return query
-    previous = last_user_text(items[: users[-1]]).strip()
-    return previous or None
+    # Thread history has no tool calls: the latest earlier message that names a topic
+    # (skipping "explain it more simply" and the like, which continued an older one).
+    messages = [last_user_text(items[: i + 1]).strip() for i in users[:-1]]
+    named = [text for text in messages if set(analyze_query(text)) - _MANNER_TERMS]
+    return (named or messages or [""])[-1] or None
 
 
 def _query_of(arguments: object) -> str | None:

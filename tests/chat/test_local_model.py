@@ -31,6 +31,7 @@ from robolearn.rag import SearchIndex, chunk_lessons, demo_lessons
 SITE = "https://robolearn.github.io"
 LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 PUBLISHER_PATH = "module-1-ros2-basics/chapter-2-first-code/01-writing-a-publisher.md"
+PUBLISHER_URL = f"{SITE}/docs/module-1-ros2-basics/chapter-2-first-code/writing-a-publisher"
 
 
 @pytest.fixture(scope="module")
@@ -261,21 +262,24 @@ def test_a_follow_up_is_searched_with_the_earlier_topic(index: SearchIndex) -> N
     assert next_step(None, items, TOOLS) == SearchCall("and what about a service?", question)
 
 
-def test_doing_something_with_the_answer_searches_in_its_lesson(index: SearchIndex) -> None:
+def test_a_follow_up_answer_stays_with_the_lesson_that_answered(index: SearchIndex) -> None:
     question = "how do I write a publisher in python?"
-    answer = next_step(
-        None, [user(question), call("c1", question), output("c1", findings(index, question))], TOOLS
-    )
-    assert isinstance(answer, Reply)
-    items = [
-        user(question),
-        call("c1", question),
-        output("c1", findings(index, question)),
-        assistant(answer.text),
-        user("how do I run it?"),
-    ]
-    step = next_step(None, items, TOOLS)
-    assert step == SearchCall("how do I run it?", question, within=(1, 2, 1))
+    # Thread history as chatkit replays it: messages only, no tool calls.
+    earlier = [user(question), assistant(f"...\n\nSources:\n- [Lesson 2.1]({PUBLISHER_URL})")]
+    step = next_step(None, [*earlier, user("how do I run it?")], TOOLS)
+    assert step == SearchCall("how do I run it?", question)
+    # The search ranks another lesson first; the answer stays with the one that answered.
+    found = json.loads(findings(index, "how do I run it?"))
+    assert found["results"][0]["url"] != PUBLISHER_URL
+    items = [*earlier, user("how do I run it?"), call("c2", "how do I run it?")]
+    items.append(output("c2", json.dumps(found)))
+    reply = next_step(None, items, TOOLS)
+    assert isinstance(reply, Reply)
+    assert LINK.findall(reply.text)[0][1] == PUBLISHER_URL
+    # A new question is answered from wherever the search says.
+    items[2] = user("how do I run it? what is a service")
+    fresh = next_step(None, items, TOOLS)
+    assert isinstance(fresh, Reply) and LINK.findall(fresh.text)[0][1] != PUBLISHER_URL
 
 
 async def test_follow_ups_through_the_agent_stay_on_the_topic(index: SearchIndex) -> None:

@@ -139,3 +139,15 @@ def test_what_the_message_wants(
         reason,
         steps,
     )
+
+
+def test_in_thread_history_a_chain_of_follow_ups_keeps_the_message_that_named_the_topic() -> None:
+    # chatkit replays messages only: the topic is the latest message that named one.
+    items = [
+        user("what is a digital twin"),
+        assistant("an answer"),
+        user("explain it more simply"),
+        assistant("a simpler answer"),
+        user("and an example?"),
+    ]
+    assert resolve(items, search_tool=SEARCH_TOOL_NAME).search_query == "what is a digital twin"
