@@ -54,6 +54,7 @@ _FOLLOW_UP_RANK_COST = 1.0
 _MAX_COMMAND_LINES = 3
 _MAX_STEPS = 7
 _MAX_SHORT_ITEMS = 5
+_CUT_NOTE = "# … (the rest is in the lesson)"
 _PLAIN_LEAD_WORDS = 45
 
 
@@ -183,7 +184,8 @@ def _lead(read: _Reading, results: Sequence[FoundLesson]) -> _Lead | None:
                 tuple(dict.fromkeys(lesson for _, lesson in plain)),
                 frozenset(text for text, _ in plain),
             )
-    if not definitions:
+    # A follow-up was given the definition already; it asked for something else.
+    if not definitions or ask.continues_answer:
         return None
     if len(definitions) == 1:
         ((text, lesson),) = definitions.values()
@@ -253,11 +255,16 @@ def _plain(
         (plainness(Sentence(text, 0)) + 0.5, -1, -1, text, lesson)
         for text, lesson in definitions.values()
     ]
+    # About the thing asked: naming its first word when it is known ("VLA" of "VLA model";
+    # "Fuel models have complex meshes" is not plainer words for it).
+    heads = {analyze(subject)[0] for subject in read.ask.subjects if analyze(subject)}
     candidates += [
         (plainness(sentence) - _RANK_COST * rank, rank, index, sentence.text, lesson)
         for rank, lesson in enumerate(results[:_MAX_LESSONS])
         for index, sentence in enumerate(read.sentences(lesson))
-        if sentence.is_complete and read.relevance(sentence)
+        if sentence.is_complete
+        and read.relevance(sentence)
+        and (not heads or heads & set(analyze(sentence.text)))
     ]
     picked: list[tuple[int, int, str, FoundLesson]] = []
     words = 0
@@ -377,21 +384,20 @@ def _opening(read: _Reading, lesson: FoundLesson) -> list[str]:
 def _code_example(
     ask: Ask, results: Sequence[FoundLesson], *, top_quoted: bool
 ) -> tuple[FoundLesson, str] | None:
-    """A code block when the student asks for code or an example, or when the best
-    passage is all code (nothing of it quoted): the best lesson's first, else the best of
-    the next lessons' short complete ones (real code about the subject before diagrams)."""
+    """A code block when the student asks for code or an example (the best of the first
+    lessons' passages: real code, whole, about the subject, from the better lesson), or the
+    best lesson's own when its passage is all code (nothing of it quoted)."""
     if top_quoted and not ask.wants_code:
         return None
-    own = _code_in(results[0], shorten=True)
-    if own:
-        return results[0], own[0]
+    lessons = results[:_MAX_LESSONS] if top_quoted else results[:1]
     names = [word for subject in ask.subjects for word in subject.casefold().split()]
     candidates = []
-    for rank, lesson in enumerate(results[1:_MAX_LESSONS], 1):
-        for block in _code_in(lesson, shorten=False):
+    for rank, lesson in enumerate(lessons):
+        for block in _code_in(lesson):
             tagged = block.splitlines()[0].strip().strip("`~") != ""
+            whole = _CUT_NOTE not in block
             on_subject = any(name in block.casefold() for name in names)
-            key = (on_subject and tagged, tagged, on_subject, -rank, block.count("\n"))
+            key = (tagged, whole, on_subject, -rank, block.count("\n"))
             candidates.append((key, lesson, block))
     if not candidates:
         return None
@@ -399,9 +405,8 @@ def _code_example(
     return lesson, block
 
 
-def _code_in(lesson: FoundLesson, *, shorten: bool) -> list[str]:
-    """The passage's complete code blocks of at most ``_MAX_CODE_LINES`` lines, longest
-    first; with ``shorten``, longer ones too, cut there with a note."""
+def _code_in(lesson: FoundLesson) -> list[str]:
+    """The passage's code blocks, those over ``_MAX_CODE_LINES`` lines cut there."""
     blocks = []
     for block in code_blocks(lesson.text):
         lines = block.splitlines()
@@ -410,21 +415,11 @@ def _code_in(lesson: FoundLesson, *, shorten: bool) -> list[str]:
         closed = len(lines) > 2 and lines[-1].strip()[:3] == fence
         if closed and len(lines) <= _MAX_CODE_LINES + 2:
             blocks.append(block)
-        elif shorten and len(lines) > 2:
+        elif len(lines) > 2:
             # Without its fence the last line is where the excerpt was cut: maybe mid-word.
             body = lines[1:-1]
-            cut = [lines[0], *body[:_MAX_CODE_LINES]]
-            blocks.append("\n".join([*cut, "# … (the rest is in the lesson)", fence]))
-    # Whole blocks before cut ones, real code (a language on the fence) before diagrams
-    # and output, then the longest.
-    return sorted(
-        blocks,
-        key=lambda block: (
-            "(the rest is in" in block,
-            block.splitlines()[0].strip().strip("`~") == "",
-            -block.count("\n"),
-        ),
-    )
+            blocks.append("\n".join([lines[0], *body[:_MAX_CODE_LINES], _CUT_NOTE, fence]))
+    return blocks
 
 
 def _usable(sentences: Sequence[Sentence]) -> list[Sentence]:

@@ -97,7 +97,7 @@ def best_definition(
     *,
     context: str = "",
     plain: bool | None = None,
-    min_score: float = 0.55,
+    min_score: float = 0.7,
 ) -> Definition | None:
     """The sentence of ``sentences`` that best defines ``subject``, if one does;
     ``plain`` True keeps only analogies, False only the others, None either.
