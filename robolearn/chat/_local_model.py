@@ -4,7 +4,9 @@ Used when no OpenAI key is configured, and in tests. It behaves like a tool-call
 so the whole pipeline is the real one:
 
 1. First model call of a turn (no search output after the newest user message yet): it
-   calls ``search_robolearn_content`` with the student's question.
+   resolves the student's message against the conversation (:mod:`._question`: a
+   follow-up such as "explain that more simply" keeps the earlier topic) and calls
+   ``search_robolearn_content`` with it, as a real model would write its own query.
 2. Next call (the search output is in the input): it composes an extractive answer from
    the findings (:mod:`._answer`) and streams it in small word groups, like a real model.
 """
@@ -25,13 +27,15 @@ from openai.types.responses import ResponseFunctionToolCall
 from robolearn import _aio
 
 from ._answer import compose_answer
+from ._question import resolve
 from ._responses import ResponseStream, function_call
-from ._text_model import StreamingModel, last_user_text
+from ._text_model import StreamingModel
 from ._tool import SEARCH_TOOL_NAME, SearchFindings
 
 __all__ = ["LocalTutorModel", "Reply", "SearchCall", "next_step"]
 
 _WORD: Final = re.compile(r"\s*\S+")
+_LINK: Final = re.compile(r"\]\((https?://[^)\s]+)\)")
 # build_instructions (._prompt) lists the open page as "- Title: ..." under this line.
 _PAGE_TITLE: Final = re.compile(
     r"The student is reading this lesson now.*?^- Title: (?P<title>.+?)$", re.DOTALL | re.M
@@ -48,9 +52,10 @@ _NO_SEARCH: Final = (
 
 @attrs.frozen
 class SearchCall:
-    """Step 1: search the book for ``query``."""
+    """Step 1: search the book for ``query`` (following up on ``previous``, if set)."""
 
     query: str
+    previous: str | None = None
 
 
 @attrs.frozen
@@ -66,21 +71,29 @@ def next_step(
     tool_names: Sequence[str],
 ) -> SearchCall | Reply:
     """What the local model does given this model input (pure; unit-testable)."""
-    question = last_user_text(input).strip()
-    if not question:
+    ask = resolve(input, search_tool=SEARCH_TOOL_NAME)
+    if not ask.text:
         return Reply(_NO_QUESTION)
-    output = _search_output(input)
+    items = [] if isinstance(input, str) else [cast(dict[str, Any], item) for item in input]
+    last_user = max((i for i, item in enumerate(items) if item.get("role") == "user"), default=-1)
+    earlier, current = items[: max(last_user, 0)], items[last_user + 1 :]
+    # Thread history holds the messages, not the tool calls: the earlier answer's first
+    # source says which lesson answered.
+    before = _first_source(earlier) if ask.continues_answer else None
+    output = _search_output(current)
     if output is not None:
+        findings = SearchFindings.from_json(output)
         return Reply(
             compose_answer(
-                question,
-                SearchFindings.from_json(output),
+                ask,
+                _staying_with(findings, before),
                 reading=_page_title(system_instructions),
+                said=_assistant_text(earlier),
             )
         )
     if SEARCH_TOOL_NAME not in tool_names:
         return Reply(_NO_SEARCH)
-    return SearchCall(question)
+    return SearchCall(ask.search_query, ask.previous_question)
 
 
 class LocalTutorModel(StreamingModel):
@@ -118,30 +131,59 @@ class LocalTutorModel(StreamingModel):
 
 
 def _call(step: SearchCall) -> ResponseFunctionToolCall:
-    return function_call(
-        SEARCH_TOOL_NAME, json.dumps({"query": step.query}), f"call_{uuid.uuid4().hex}"
-    )
+    arguments = {"query": step.query}
+    if step.previous is not None:
+        arguments["previous_question"] = step.previous
+    return function_call(SEARCH_TOOL_NAME, json.dumps(arguments), f"call_{uuid.uuid4().hex}")
 
 
 def _names(tools: Sequence[Tool]) -> list[str]:
     return [str(getattr(tool, "name", "")) for tool in tools]
 
 
-def _search_output(input: str | Sequence[TResponseInputItem]) -> str | None:
-    """The output of this turn's search call, if it was made after the newest user message."""
-    if isinstance(input, str):
-        return None
-    items = [cast(dict[str, Any], item) for item in input]
-    last_user = max((i for i, item in enumerate(items) if item.get("role") == "user"), default=-1)
+def _search_output(items: Sequence[dict[str, Any]]) -> str | None:
+    """The output of the last search call among ``items`` (this turn's, after the newest
+    user message, or an earlier turn's)."""
     calls = {
         item.get("call_id")
-        for item in items[last_user + 1 :]
+        for item in items
         if item.get("type") == "function_call" and item.get("name") == SEARCH_TOOL_NAME
     }
-    for item in reversed(items[last_user + 1 :]):
+    for item in reversed(items):
         if item.get("type") == "function_call_output" and item.get("call_id") in calls:
             return _output_text(item.get("output"))
     return None
+
+
+def _first_source(earlier: Sequence[dict[str, Any]]) -> str | None:
+    """The URL the previous answer cited first: the lesson that answered it."""
+    answers = [item for item in earlier if item.get("role") == "assistant"]
+    cited = _LINK.search(_assistant_text(answers[-1:]))
+    return cited[1] if cited else None
+
+
+def _staying_with(findings: SearchFindings, url: str | None) -> SearchFindings:
+    """``findings`` with the lesson at ``url`` (the one that answered before) first, if
+    found again: a follow-up's own words must not move the answer elsewhere."""
+    if url is None:
+        return findings
+    again = [result for result in findings.results if result.url == url]
+    others = [result for result in findings.results if result.url != url]
+    return attrs.evolve(findings, results=tuple(again + others))
+
+
+def _assistant_text(items: Sequence[dict[str, Any]]) -> str:
+    """What the assistant said in ``items`` (earlier answers), as one text."""
+    texts = []
+    for item in items:
+        if item.get("role") != "assistant":
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts += [str(part.get("text", "")) for part in content if isinstance(part, dict)]
+    return "\n".join(texts)
 
 
 def _output_text(output: object) -> str:

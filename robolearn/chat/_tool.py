@@ -20,6 +20,8 @@ from agents.tool_context import ToolContext
 from robolearn.rag import MAX_LIMIT, SearchArgumentError, SearchIndex, VectorSearch
 
 from ._context import PageContext
+from ._explain import defining_sentences
+from ._question import subjects_of
 
 __all__ = [
     "SEARCH_TOOL_NAME",
@@ -40,9 +42,13 @@ _DESCRIPTION: Final = (
     "vision-language-action models). Returns the best-matching lessons, one result each: "
     "title, url, module/chapter/lesson numbers, the section heading, the matching passage "
     "and a relevance score, plus `covered` (whether the book covers the question at all) "
-    "and `page` (the lesson the student has open, which the search already favours). Cite "
-    "the lessons you use as markdown links [title](url). Use the filters only when the "
-    "student names a place in the book or their hardware."
+    "and `page` (the lesson the student has open, which the search already favours). A "
+    "result's `definitions` are the lesson's sentences defining what the query asks about "
+    '("what is X", "X vs Y"). For a follow-up ("explain that more simply", "and on '
+    'Windows?"), search the topic it continues: as the query when the follow-up names no '
+    "topic of its own, else as `previous_question`. Cite the lessons you use as markdown "
+    "links [title](url). Use the "
+    "filters only when the student names a place in the book or their hardware."
 )
 
 _NULLABLE_INT: Final = {"type": ["integer", "null"]}
@@ -51,7 +57,21 @@ _NULLABLE_INT: Final = {"type": ["integer", "null"]}
 _SCHEMA: Final = {
     "type": "object",
     "properties": {
-        "query": {"type": "string", "description": "The student's question, in their words."},
+        "query": {
+            "type": "string",
+            "description": (
+                "The student's question, in their words; for a follow-up naming no topic "
+                'of its own ("explain that more simply"), the question it continues.'
+            ),
+        },
+        "previous_question": {
+            "type": ["string", "null"],
+            "description": (
+                "When the question follows up on an earlier one and names a new thing "
+                '("what about a laser scanner?"), the earlier question: its topic then '
+                "guides the search at a lower weight. Null otherwise."
+            ),
+        },
         "module": {**_NULLABLE_INT, "description": "Only this module (1-4)."},
         "chapter_min": {**_NULLABLE_INT, "description": "Only chapters from this number."},
         "chapter_max": {**_NULLABLE_INT, "description": "Only chapters up to this number."},
@@ -67,6 +87,7 @@ _SCHEMA: Final = {
     },
     "required": [
         "query",
+        "previous_question",
         "module",
         "chapter_min",
         "chapter_max",
@@ -100,6 +121,7 @@ class FoundLesson:
     text: str
     score: float
     hardware_tier: int | None = None
+    definitions: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -141,7 +163,7 @@ class SearchFindings:
             return cls(
                 query=str(body.get("query", "")),
                 covered=bool(body["covered"]),
-                results=tuple(FoundLesson(**result) for result in body["results"]),
+                results=tuple(_found(result) for result in body["results"]),
                 page=PageRef(**page) if isinstance(page, dict) else None,
             )
         except (ValueError, TypeError, KeyError) as exc:
@@ -207,14 +229,17 @@ def run_search(
         return SearchFindings(error=f"arguments are not valid JSON: {exc}")
     if not isinstance(parsed, dict):
         return SearchFindings(error='arguments must be a JSON object like {"query": "..."}')
-    unknown = sorted(set(parsed) - {"query", "limit", *_FILTERS})
+    unknown = sorted(set(parsed) - {"query", "previous_question", "limit", *_FILTERS})
     if unknown:
         return SearchFindings(
-            error=f"unknown argument(s) {', '.join(unknown)}; allowed: query, limit, "
-            + ", ".join(_FILTERS)
+            error=f"unknown argument(s) {', '.join(unknown)}; allowed: query, "
+            "previous_question, limit, " + ", ".join(_FILTERS)
         )
     if "query" not in parsed:
         return SearchFindings(error="query is required: pass the student's question")
+    previous = parsed.get("previous_question")
+    if previous is not None and not isinstance(previous, str):
+        return SearchFindings(error="previous_question must be a string or null")
     page_path, page_ref = _resolve_page(index, page)
     try:
         outcome = index.search_with_coverage(
@@ -222,10 +247,12 @@ def run_search(
             limit=5 if parsed.get("limit") is None else parsed["limit"],
             page_path=page_path,
             vector_ranking=vector_ranking,
+            previous=previous or None,
             **{name: parsed.get(name) for name in _FILTERS},
         )
     except SearchArgumentError as exc:
         return SearchFindings(error=str(exc))
+    subjects = subjects_of(parsed["query"])
     return SearchFindings(
         query=parsed["query"],
         covered=outcome.covered,
@@ -241,10 +268,25 @@ def run_search(
                 text=_excerpt(result.text),
                 score=round(result.score, 3),
                 hardware_tier=result.hardware_tier,
+                definitions=_definitions(index, result.path, subjects, parsed["query"]),
             )
             for result in outcome.results
         ),
     )
+
+
+def _definitions(
+    index: SearchIndex, path: str, subjects: Sequence[str], query: str
+) -> tuple[str, ...]:
+    """The lesson's sentences defining ``subjects``, from any of its passages."""
+    if not subjects:
+        return ()
+    passages = [chunk.text for chunk in index.chunks if chunk.lesson_path == path]
+    return defining_sentences(passages, subjects, context=query)
+
+
+def _found(result: dict[str, Any]) -> FoundLesson:
+    return FoundLesson(**{**result, "definitions": tuple(result.get("definitions", ()))})
 
 
 def _resolve_page(

@@ -66,7 +66,13 @@ from robolearn.rag._search import (
     SearchOutcome,
     SearchResult,
 )
-from robolearn.rag._sentences import Sentence, code_blocks, prose_sentences
+from robolearn.rag._sentences import (
+    CommandStep,
+    Sentence,
+    code_blocks,
+    command_steps,
+    prose_sentences,
+)
 from robolearn.rag._stemmer import stem
 
 __all__ = [
@@ -76,6 +82,7 @@ __all__ = [
     "MAX_LIMIT",
     "SPLITS",
     "Chunk",
+    "CommandStep",
     "Database",
     "Embedder",
     "EvalQuestion",
@@ -108,6 +115,7 @@ __all__ = [
     "chunk_lesson",
     "chunk_lessons",
     "code_blocks",
+    "command_steps",
     "demo_lessons",
     "evaluate_retrieval",
     "first_relevant_rank",

@@ -7,15 +7,18 @@ import re
 from typing import Any
 
 import pytest
+from agents import Agent, RunConfig, Runner
 from agents.items import TResponseInputItem
 from agents.model_settings import ModelSettings
 from agents.models.interface import ModelTracing
 from agents.tool import Tool
 
+from robolearn import _aio
 from robolearn.chat import (
     SEARCH_TOOL_NAME,
     LocalTutorModel,
     PageContext,
+    RequestContext,
     UserInfo,
     search_tool,
 )
@@ -28,6 +31,7 @@ from robolearn.rag import SearchIndex, chunk_lessons, demo_lessons
 SITE = "https://robolearn.github.io"
 LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 PUBLISHER_PATH = "module-1-ros2-basics/chapter-2-first-code/01-writing-a-publisher.md"
+PUBLISHER_URL = f"{SITE}/docs/module-1-ros2-basics/chapter-2-first-code/writing-a-publisher"
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +113,27 @@ def test_tool_errors_are_explained_without_citations() -> None:
     assert not answer.startswith(NOT_COVERED)
 
 
-def test_answers_quote_the_best_passages_and_list_their_sources(index: SearchIndex) -> None:
+def test_answers_lead_with_definitions_then_quote_passages_and_list_sources(
+    index: SearchIndex,
+) -> None:
     question = "what is the difference between a topic and a service?"
     answer = compose_answer(question, SearchFindings.from_json(findings(index, question)))
-    framing, _, rest = answer.partition("\n\nKey points from the book:\n")
-    assert framing.startswith("The book covers this in *")
+    lead, _, rest = answer.partition("\n\n")
+    # The direct answer first: the book's definition of each thing compared.
+    assert lead.startswith("**In short:**\n- **topic**: Topics: a stream of messages.")
+    assert "\n- **service**: Services: a request and one response" in lead
+    framing, _, rest = rest.partition("\n\nKey points from the book:\n")
+    assert framing.startswith("The book covers this in *Lesson 1.1: What Is ROS 2?*")
     points, _, sources = rest.partition("\n\nSources:\n")
     bullets = points.splitlines()
-    assert 2 <= len(bullets) <= 4
+    assert 1 <= len(bullets) <= 4
     assert all(line.startswith("- **") for line in bullets)
     cited = LINK.findall(sources)
     assert len(cited) == len(sources.splitlines()) >= 1
-    assert all(f"**{title}**" in points for title, _ in cited)  # every source is quoted
+    assert cited[0][0] == "Lesson 1.1: What Is ROS 2?"  # the lesson the lead quotes
+    assert all(f"**{title}**" in points for title, _ in cited[1:])  # the others are quoted
     assert "```" not in answer  # not asked for code
+    assert "walks through it" not in answer
 
 
 def test_code_questions_get_the_lessons_example(index: SearchIndex) -> None:
@@ -237,3 +249,69 @@ async def test_non_streamed_responses_follow_the_same_steps(index: SearchIndex) 
     assert first.output[0].type == "function_call"
     with pytest.raises(ValueError, match="words_per_delta"):
         LocalTutorModel(words_per_delta=0)
+
+
+def test_a_follow_up_is_searched_with_the_earlier_topic(index: SearchIndex) -> None:
+    question = "what is a topic?"
+    earlier = [user(question), call("c1", question), output("c1", findings(index, question))]
+    items = [*earlier, assistant("A topic is ..."), user("explain that more simply")]
+    # Naming no topic of its own: the earlier question's search again, the same lesson.
+    assert next_step(None, items, TOOLS) == SearchCall("what is a topic?")
+    # A new thing named, pointing back: searched as said, the earlier question weighed lower.
+    items = [*earlier, assistant("..."), user("and what about a service?")]
+    assert next_step(None, items, TOOLS) == SearchCall("and what about a service?", question)
+
+
+def test_a_follow_up_answer_stays_with_the_lesson_that_answered(index: SearchIndex) -> None:
+    question = "how do I write a publisher in python?"
+    # Thread history as chatkit replays it: messages only, no tool calls.
+    earlier = [user(question), assistant(f"...\n\nSources:\n- [Lesson 2.1]({PUBLISHER_URL})")]
+    step = next_step(None, [*earlier, user("how do I run it?")], TOOLS)
+    assert step == SearchCall("how do I run it?", question)
+    # The search ranks another lesson first; the answer stays with the one that answered.
+    found = json.loads(findings(index, "how do I run it?"))
+    assert found["results"][0]["url"] != PUBLISHER_URL
+    items = [*earlier, user("how do I run it?"), call("c2", "how do I run it?")]
+    items.append(output("c2", json.dumps(found)))
+    reply = next_step(None, items, TOOLS)
+    assert isinstance(reply, Reply)
+    assert LINK.findall(reply.text)[0][1] == PUBLISHER_URL
+    # A new question is answered from wherever the search says.
+    items[2] = user("how do I run it? what is a service")
+    fresh = next_step(None, items, TOOLS)
+    assert isinstance(fresh, Reply) and LINK.findall(fresh.text)[0][1] != PUBLISHER_URL
+
+
+async def test_follow_ups_through_the_agent_stay_on_the_topic(index: SearchIndex) -> None:
+    """Two turns through the Agents SDK (model, tool, history), as a thread runs them."""
+    agent = Agent[RequestContext](
+        name="tutor",
+        instructions=build_instructions(None, None),
+        model=LocalTutorModel(delay=0),
+        tools=[search_tool(lambda: index)],
+    )
+    context = RequestContext(user_id="u")
+    config = RunConfig(tracing_disabled=True)
+
+    async def turns() -> tuple[str, str, list[TResponseInputItem]]:
+        first = await Runner.run(
+            agent,
+            "what is the difference between a topic and a service?",
+            context=context,
+            run_config=config,
+        )
+        history = [*first.to_input_list(), user("explain that more simply, with an example")]
+        second = await Runner.run(agent, history, context=context, run_config=config)
+        return str(first.final_output), str(second.final_output), second.to_input_list()
+
+    async with _aio.open_asyncio_loop():
+        first_text, text, items = await _aio.run_aio(turns)
+    assert first_text.startswith("**In short:**\n- **topic**: ")
+    calls = [item for item in items if item.get("type") == "function_call"]
+    query = json.loads(calls[-1]["arguments"])["query"]  # type: ignore[typeddict-item]
+    assert query == "what is the difference between a topic and a service?"
+    assert text.startswith("**Put simply:** "), text
+    # The same lesson answers, in other sentences.
+    assert LINK.findall(text)[0] == LINK.findall(first_text)[0]
+    assert text.partition("\n\n")[0] != first_text.partition("\n\n")[0]
+    assert "walks through it" not in text

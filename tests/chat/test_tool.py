@@ -131,3 +131,28 @@ async def test_the_function_tool_reads_the_page_from_the_run_context(index: Sear
         output = json.loads(await tool.on_invoke_tool(tool_context, '{"query": "explain this"}'))
         expected = None if context is None else "Lesson 3.1: Simulating a Robot with Gazebo"
         assert (output["page"] or {}).get("title") == expected
+
+
+def test_a_follow_up_searches_with_the_earlier_question(index: SearchIndex) -> None:
+    follow_up = "and how do I see its output?"
+    alone = search(index, query=follow_up)
+    after = search(index, query=follow_up, previous_question="how do I write a publisher?")
+    assert alone["results"][0]["title"] == "Lesson 3.1: Simulating a Robot with Gazebo"
+    assert after["results"][0]["title"] == "Lesson 2.1: Writing a Publisher in Python"
+    assert after["query"] == follow_up
+    assert search(index, query=follow_up, previous_question=None) == alone
+    bad = search(index, query=follow_up, previous_question=3)
+    assert bad == {"error": "previous_question must be a string or null"}
+
+
+def test_results_carry_the_lessons_definitions_of_what_is_asked(index: SearchIndex) -> None:
+    output = search(index, query="what is the difference between a topic and a service?")
+    definitions = {
+        result["title"]: result["definitions"]
+        for result in output["results"]
+        if result["definitions"]
+    }
+    assert "Topics: a stream of messages." in definitions["Lesson 1.1: What Is ROS 2?"]
+    # Only "what is" / "X vs Y" questions ask for definitions.
+    plain = search(index, query="how do I write a publisher in python?")
+    assert all(result["definitions"] == [] for result in plain["results"])

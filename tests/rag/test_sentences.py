@@ -1,6 +1,6 @@
 """Passage → quotable sentences and code blocks (what extractive answers are made of)."""
 
-from robolearn.rag import code_blocks, prose_sentences
+from robolearn.rag import CommandStep, code_blocks, command_steps, prose_sentences
 
 PASSAGE = """\
 A **publisher** sends [messages](https://x/y) on a *topic*. Subscribers receive them.
@@ -55,3 +55,46 @@ def test_code_blocks_are_whole_fences_even_back_to_back() -> None:
     ]
     assert code_blocks("no code here") == []
     assert code_blocks("```\nunclosed\n") == ["```\nunclosed"]
+
+
+def test_numbered_list_items_are_marked() -> None:
+    sentences = prose_sentences(
+        "Steps:\n\n1. Install it.\n2) Source it.\n- a bullet\n\nDone here.\n"
+    )
+    assert [(s.text, s.numbered) for s in sentences] == [
+        ("Steps:", False),
+        ("Install it.", True),
+        ("Source it.", True),
+        ("a bullet", False),
+        ("Done here.", False),
+    ]
+
+
+def test_command_steps_are_shell_blocks_with_their_lead_ins() -> None:
+    passage = """\
+**Terminal 1: Start the publisher**
+
+```bash
+# start it
+$ ros2 run my_pkg talker
+```
+
+You should see output:
+
+```
+[INFO] Publishing
+```
+
+```bash
+ros2 topic echo /topic
+```
+
+```python
+print("not a command")
+```
+"""
+    assert command_steps(passage) == [
+        CommandStep("Terminal 1: Start the publisher", ("ros2 run my_pkg talker",)),
+        # Its lead-in introduced the output block, not this one.
+        CommandStep("", ("ros2 topic echo /topic",)),
+    ]

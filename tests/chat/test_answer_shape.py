@@ -1,0 +1,170 @@
+"""The answer composer: a direct answer first, then the passage, code when asked, sources."""
+
+from __future__ import annotations
+
+import re
+
+from robolearn.chat._answer import compose_answer
+from robolearn.chat._question import Ask
+from robolearn.chat._tool import FoundLesson, SearchFindings
+
+SITE = "https://robolearn.github.io/docs"
+LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+TOPICS = FoundLesson(
+    title="Lesson 3.3: Nodes and Topics",
+    url=f"{SITE}/topics",
+    module=1,
+    chapter=3,
+    lesson=3,
+    heading="Topics",
+    text=(
+        "Nodes talk over topics all the time in a running robot system.\n\n"
+        "A **topic** is a named channel for messages. Think of it as a radio station.\n\n"
+        "Publishers send on a topic and every subscriber on it receives the messages.\n\n"
+        "```bash\nros2 topic list\n```\n"
+    ),
+    score=10.0,
+)
+SERVICES = FoundLesson(
+    title="Lesson 3.4: Services",
+    url=f"{SITE}/services",
+    module=1,
+    chapter=3,
+    lesson=4,
+    heading="Services",
+    text=(
+        "A service is a request and one response, like a function call across programs.\n\n"
+        "The client waits for the server to answer before it carries on with its work.\n"
+    ),
+    score=8.0,
+    definitions=("A service is a request and one response, like a function call across programs.",),
+)
+INSTALL = FoundLesson(
+    title="Lesson 3.1: Setup",
+    url=f"{SITE}/setup",
+    module=1,
+    chapter=3,
+    lesson=1,
+    heading="Install ROS 2",
+    text=(
+        "Installing takes about twenty minutes on a fresh Ubuntu machine.\n\n"
+        "1. Add the ROS 2 apt repository to your system sources.\n"
+        "2. Install the `ros-humble-desktop` package with apt.\n"
+        "3. Source `/opt/ros/humble/setup.bash` in every new terminal.\n"
+    ),
+    score=9.0,
+)
+RUNNING = FoundLesson(
+    title="Lesson 4.2: Writing a Publisher",
+    url=f"{SITE}/publisher",
+    module=1,
+    chapter=4,
+    lesson=2,
+    heading="Running the Publisher",
+    text=(
+        "**Terminal 1: Start the publisher**\n\n```bash\n"
+        "ros2 run my_first_package minimal_publisher\n```\n\n"
+        "You should see output:\n\n```\n[INFO] Publishing: Hello\n```\n\n"
+        "**Terminal 2: Listen to the topic**\n\n```bash\nros2 topic echo /topic\n```\n"
+    ),
+    score=9.0,
+)
+CODE_ONLY = FoundLesson(
+    title="Lesson 5.3: Custom Services",
+    url=f"{SITE}/custom",
+    module=1,
+    chapter=5,
+    lesson=3,
+    heading="Using Custom Services",
+    text="```python\nfrom my_interfaces.srv import Command\n\nprint(Command)\n```\n",
+    score=9.0,
+)
+
+
+def found(*lessons: FoundLesson) -> SearchFindings:
+    return SearchFindings(query="q", covered=True, results=lessons)
+
+
+def sources(answer: str) -> list[str]:
+    return [url for _, url in LINK.findall(answer.partition("\nSources:\n")[2])]
+
+
+def test_what_is_questions_lead_with_the_books_definition() -> None:
+    answer = compose_answer("what is a topic?", found(TOPICS, SERVICES))
+    assert answer.startswith(
+        "**In short:** A topic is a named channel for messages. Think of it as a radio station."
+    )
+    framing = answer.split("\n\n")[1]
+    assert framing == "The book covers this in *Lesson 3.3: Nodes and Topics*."
+    # The supporting passage follows, without repeating the definition.
+    assert "Publishers send on a topic" in answer
+    assert answer.count("named channel") == 1
+    assert sources(answer) == [TOPICS.url]
+    assert "```" not in answer
+
+
+def test_comparisons_define_both_things() -> None:
+    answer = compose_answer("topic vs service?", found(TOPICS, SERVICES))
+    assert answer.startswith("**In short:**\n- **topic**: A topic is a named channel")
+    assert "\n- **service**: A service is a request and one response" in answer
+    assert sources(answer) == [TOPICS.url, SERVICES.url]
+
+
+def test_a_definition_from_a_later_lesson_leads_and_is_cited_first() -> None:
+    answer = compose_answer("what is a service?", found(TOPICS, SERVICES))
+    assert answer.startswith("**In short:** A service is a request and one response")
+    assert sources(answer) == [SERVICES.url, TOPICS.url]
+
+
+def test_how_to_questions_lead_with_the_numbered_steps() -> None:
+    answer = compose_answer("how do I install ROS 2?", found(INSTALL))
+    assert answer.startswith(
+        "**Steps** (from *Lesson 3.1: Setup*):\n\n"
+        "1. Add the ROS 2 apt repository to your system sources.\n"
+        "2. Install the `ros-humble-desktop` package with apt.\n"
+        "3. Source `/opt/ros/humble/setup.bash` in every new terminal.\n\n"
+        "The book covers this in *Lesson 3.1: Setup*."
+    )
+
+
+def test_without_a_numbered_list_the_steps_are_the_shell_commands() -> None:
+    answer = compose_answer("how do I run it?", found(RUNNING))
+    assert answer.startswith(
+        "**Steps** (from *Lesson 4.2: Writing a Publisher*):\n\n"
+        "1. Terminal 1: Start the publisher: `ros2 run my_first_package minimal_publisher`\n"
+        "2. Terminal 2: Listen to the topic: `ros2 topic echo /topic`\n"
+    )
+
+
+def test_code_is_shown_when_asked_for() -> None:
+    answer = compose_answer("show me an example of a topic", found(TOPICS))
+    assert "The example in *Lesson 3.3: Nodes and Topics*:\n\n```bash\nros2 topic list\n```" in (
+        answer
+    )
+    assert answer.index("```") < answer.index("Sources:")
+
+
+def test_more_simply_leads_with_the_books_analogy() -> None:
+    ask = Ask("explain that more simply", topic="what is a topic?", names_topic=False)
+    answer = compose_answer(ask, found(TOPICS))
+    lead = answer.partition("\n\n")[0]
+    assert lead.startswith("**Put simply:** A topic is a named channel for messages.")
+    assert "radio station" in lead
+    assert lead.count("named channel") == 1
+    assert len(answer.split("Key points from the book:\n")[-1].split("\n\n")[0].splitlines()) <= 2
+
+
+def test_a_follow_up_does_not_repeat_what_was_said() -> None:
+    first = compose_answer("what is a topic?", found(TOPICS))
+    ask = Ask("why does it matter?", topic="what is a topic?", names_topic=False)
+    again = compose_answer(ask, found(TOPICS), said=first)
+    assert "named channel" not in again  # the definition was given already
+    assert sources(again) == [TOPICS.url]
+
+
+def test_a_passage_of_code_only_shows_the_code_and_cites_its_lesson() -> None:
+    answer = compose_answer("what about my own service definition?", found(CODE_ONLY, SERVICES))
+    assert "walks through it" not in answer
+    assert "```python\nfrom my_interfaces.srv import Command" in answer
+    assert sources(answer)[0] == CODE_ONLY.url
