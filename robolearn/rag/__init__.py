@@ -65,6 +65,7 @@ from robolearn.rag._search import (
     SearchIndex,
     SearchOutcome,
     SearchResult,
+    overview_pages,
 )
 from robolearn.rag._sentences import (
     CommandStep,
@@ -124,6 +125,7 @@ __all__ = [
     "load_questions",
     "oos_scores",
     "open_live_index",
+    "overview_pages",
     "parse_lesson",
     "plan_ingest",
     "prose_sentences",

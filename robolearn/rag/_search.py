@@ -10,7 +10,8 @@ Ranking, step by step (each step measured by ``benchmarks/rag_eval.py``):
    names ("module 1 capstone") is boosted too.
 4. Chunk scores fold into one score per lesson: the best chunk plus a decaying share of
    the next ones, plus a whole-lesson BM25F score, so a lesson that is *about* the topic
-   beats one that mentions it in passing.
+   beats one that mentions it in passing. Chapter and module overviews, which summarise
+   every lesson under them, are damped so the lesson itself comes first.
 5. A question that points at the page ("explain this example") puts that page first.
 6. Each lesson is returned once, with its best chunk as the passage.
 7. Optionally, a vector ranking of chunks (pgvector nearest neighbours, computed by the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Final
 
@@ -29,6 +31,7 @@ import attrs
 from robolearn.rag._analyzer import analyze
 from robolearn.rag._bm25 import Bm25Index, FieldSpec
 from robolearn.rag._chunking import Chunk
+from robolearn.rag._lessons import is_index_page
 from robolearn.rag._markdown import subheadings
 from robolearn.rag._query import Query, QueryAnalyzer
 
@@ -89,7 +92,10 @@ class SearchConfig:
     ``lesson_weight`` scales the whole-lesson BM25F score added to it. ``rrf_k`` is the
     reciprocal rank fusion constant used when a vector ranking is given.
     ``previous_weight`` weighs the terms of the student's previous message when a
-    question follows up on it (0 ignores it). ``covered_threshold`` is the highest one
+    question follows up on it (0 ignores it). ``overview_weight`` scales the score of
+    chapter and module overview pages that have lessons under them (1 leaves them be):
+    an overview names every topic of its lessons, so it often outranks the lesson that
+    teaches one. ``covered_threshold`` is the highest one
     that refuses no more than 2% of the covered dev questions.
     """
 
@@ -110,6 +116,7 @@ class SearchConfig:
     covered_threshold: float = 0.173
     rrf_k: int = 60
     previous_weight: float = 0.35
+    overview_weight: float = 0.8
 
     @classmethod
     def plain_bm25(cls) -> SearchConfig:
@@ -125,6 +132,7 @@ class SearchConfig:
             next_chunk_weight=0.0,
             lesson_weight=0.0,
             previous_weight=0.0,
+            overview_weight=1.0,
         )
 
 
@@ -181,6 +189,7 @@ class SearchIndex:
     _lesson_chunks: Mapping[str, tuple[int, ...]]
     _pages: Mapping[str, str]  # normalised doc path / URL → lesson path
     _chunk_ids: Mapping[str, int]  # Chunk.chunk_id → position in chunks
+    _overviews: frozenset[str]  # lesson paths of overview pages that have pages under them
 
     @classmethod
     def build(cls, chunks: Iterable[Chunk], config: SearchConfig | None = None) -> SearchIndex:
@@ -211,6 +220,7 @@ class SearchIndex:
             lesson_chunks=MappingProxyType({k: tuple(v) for k, v in lesson_chunks.items()}),
             pages=MappingProxyType(pages),
             chunk_ids=MappingProxyType({c.chunk_id: i for i, c in enumerate(ordered)}),
+            overviews=overview_pages(lesson_paths),
         )
 
     def search(
@@ -366,6 +376,9 @@ class SearchIndex:
                 path = self._lesson_paths[doc]
                 if path in scores:  # lessons the filters admitted
                     scores[path] += self.config.lesson_weight * score
+        if self.config.overview_weight != 1.0:
+            for path in self._overviews & scores.keys():
+                scores[path] *= self.config.overview_weight
         return scores
 
     def _vector_lessons(self, ranking: Sequence[str], filters: _Filters) -> dict[str, int]:
@@ -435,6 +448,19 @@ def _documents(
         for chunk in chunks
     ]
     return fields, docs
+
+
+def overview_pages(paths: Iterable[str]) -> frozenset[str]:
+    """The index pages among ``paths`` whose folder holds other pages: chapter and module
+    overviews, which summarise their lessons (a module that is only an overview is not one).
+    """
+    ordered = tuple(paths)
+    folders = {path: PurePosixPath(path).parent for path in ordered if is_index_page(path)}
+    return frozenset(
+        index
+        for index, folder in folders.items()
+        if any(other != index and folder in PurePosixPath(other).parents for other in ordered)
+    )
 
 
 def _merge(chunk_docs: Sequence[Mapping[str, list[str]]]) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ from robolearn.rag import (
     SearchConfig,
     SearchIndex,
     chunk_lessons,
+    overview_pages,
     parse_lesson,
 )
 
@@ -268,3 +269,23 @@ def test_previous_message_is_ignored_at_weight_zero(chunks: list[Chunk]) -> None
     index = SearchIndex.build(chunks, attrs.evolve(SearchConfig(), previous_weight=0.0))
     question = "and where is the worked example?"
     assert index.search(question, previous="lidar range") == index.search(question)
+
+
+def test_overview_pages_are_index_pages_with_pages_under_them() -> None:
+    paths = [SETUP, CH3, ISAAC, "module-1-ros2/README.md", "preface.md"]
+    # The module 3 overview stands alone (its module has no lessons): it is the answer.
+    assert overview_pages(paths) == {CH3, "module-1-ros2/README.md"}
+
+
+def test_overview_weight_scales_only_overview_pages(chunks: list[Chunk]) -> None:
+    def scores(weight: float) -> dict[str, float]:
+        config = attrs.evolve(SearchConfig(), overview_weight=weight)
+        index = SearchIndex.build(chunks, config)
+        return {r.path: r.score for r in index.search("drive turtlesim")}
+
+    plain, damped = scores(1.0), scores(0.4)
+    assert damped[CH3] == pytest.approx(0.4 * plain[CH3])
+    assert damped[TOPICS] == pytest.approx(plain[TOPICS])
+    # The overview mentions turtlesim in its summary; damped, the lesson comes first.
+    assert max(plain, key=plain.__getitem__) == CH3
+    assert max(damped, key=damped.__getitem__) == TOPICS
