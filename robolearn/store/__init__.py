@@ -17,6 +17,7 @@ from ._errors import (
     TooLong,
     UploadConflict,
 )
+from ._health import DatabaseHealth, HealthStatistics
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
 from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
@@ -27,8 +28,10 @@ __all__ = [
     "Blob",
     "BlobLimits",
     "BlobStore",
+    "DatabaseHealth",
     "DownVotedAnswer",
     "EmbeddedPostgres",
+    "HealthStatistics",
     "InvalidStoreInput",
     "LimitExceeded",
     "NotFoundError",

@@ -36,6 +36,7 @@ from robolearn._aio import run_sync_in_thread
 from robolearn.obs import Tracing
 
 from ._errors import InvalidStoreInput, PayloadTooLarge, StoreFailed, StoreUnavailable
+from ._health import DatabaseHealth
 from ._migrations import apply_migrations
 
 __all__ = ["DownVotedAnswer", "PostgresStore", "StoreContext", "StoreLimits"]
@@ -96,6 +97,9 @@ class PostgresStore(Store[StoreContext]):
     _timeout: float = 3.0
     limits: StoreLimits = attrs.field(factory=StoreLimits)
     tracing: Tracing = attrs.field(factory=Tracing)
+    # While it knows the database is down, queries fail at once instead of waiting for the
+    # pool; queries that fail as if it were gone make it look.
+    health: DatabaseHealth | None = None
     _schema_ready: bool = attrs.field(default=False, init=False)
     _schema_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
@@ -498,19 +502,26 @@ class PostgresStore(Store[StoreContext]):
 
     def _run_attempts(self, fn: Callable[[_Conn], _T]) -> _T:
         delay = 0.05
+        health = self.health
         for attempt in range(1, _ATTEMPTS + 1):
+            if health is not None:
+                health.check()
             try:
                 with self._pool.connection(timeout=self._timeout) as conn:
                     if not self._schema_ready:
                         self._ensure_schema(conn)
                     return fn(conn)
             except PoolTimeout as exc:
+                if health is not None:
+                    health.suspect()  # or only busy: the probe tells which
                 raise StoreUnavailable("database unavailable: no connection") from exc
             except psycopg.errors.UntranslatableCharacter:
                 # jsonb cannot hold NUL characters; only user text can carry one here. Not
                 # chained: the driver's message quotes the data (a CONTEXT line).
                 raise InvalidStoreInput("text contains a NUL character") from None
             except _TRANSIENT as exc:
+                if health is not None and isinstance(exc, psycopg.OperationalError):
+                    health.suspect()
                 if attempt == _ATTEMPTS:
                     raise StoreUnavailable(f"database unavailable: {_described(exc)}") from None
                 _log.warning("transient database error (attempt %d): %s", attempt, _described(exc))
