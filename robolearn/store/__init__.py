@@ -21,6 +21,8 @@ from ._health import DatabaseHealth, HealthStatistics
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
 from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
+from ._rates import SharedRates
+from ._slots import Slot, SlotStatistics, StreamSlotLocks, open_stream_slot_locks
 from ._supervisor import Backoff, PostgresSupervisor, SupervisorStatistics
 
 __all__ = [
@@ -38,10 +40,14 @@ __all__ = [
     "PayloadTooLarge",
     "PostgresStore",
     "PostgresSupervisor",
+    "SharedRates",
+    "Slot",
+    "SlotStatistics",
     "StoreContext",
     "StoreFailed",
     "StoreLimits",
     "StoreUnavailable",
+    "StreamSlotLocks",
     "SupervisorStatistics",
     "TooLong",
     "UploadConflict",
@@ -51,4 +57,5 @@ __all__ = [
     "load_migrations",
     "open_embedded_postgres",
     "open_store",
+    "open_stream_slot_locks",
 ]

@@ -484,6 +484,14 @@ class PostgresStore(Store[StoreContext]):
         """
         return await self._run(fn)
 
+    def connect_dedicated(self, purpose: str) -> _Conn:
+        """A connection of its own, outside the pool, to the same database with the same
+        options: for session state such as advisory locks. Blocking; the caller closes it.
+        ``purpose`` names it in ``pg_stat_activity``."""
+        conninfo, kwargs = self._pool.conninfo, self._pool.kwargs
+        assert isinstance(conninfo, str) and isinstance(kwargs, dict)  # as open_store sets them
+        return psycopg.connect(conninfo, **{**kwargs, "application_name": f"robolearn {purpose}"})
+
     def pool_stats(self) -> dict[str, float]:
         """The connection pool's counters (psycopg_pool's ``get_stats``), for metrics."""
         return {name: float(value) for name, value in self._pool.get_stats().items()}
