@@ -4,7 +4,9 @@ slots at once."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, aclosing
+from typing import cast
 
 import httpx
 import pytest
@@ -113,7 +115,7 @@ async def _hold_stream(
                     task_status.started(r.status_code)
                     return
                 began = False
-                async with aclosing(r.aiter_bytes()) as chunks:
+                async with aclosing(cast(AsyncGenerator[bytes, None], r.aiter_bytes())) as chunks:
                     async for chunk in chunks:
                         if not began and b"thread.item.added" in chunk:
                             task_status.started(200)
