@@ -7,9 +7,10 @@ process that dies (killed, crashed, its host gone) loses its connection, and Pos
 frees that session's locks with it, at once (after a network partition, when the server's
 TCP keepalive gives up on the connection).
 
-Costs: one round trip to take a slot, one to give it back, both on the one connection,
-one at a time. A slot given back is kept locked a moment (its unlock is queued, not
-awaited): the same user's next answer on this process takes it over with no round trip.
+Costs: a round trip to take a slot and one to give it back, shared by every answer that
+starts or ends meanwhile (see :class:`StreamSlotLocks`). A slot given back is kept locked a
+moment (its unlock is queued, not awaited): the same user's next answer on this process
+takes it over with no round trip.
 
 If this connection is lost, so are its locks: answers streaming then go on uncounted by the
 other processes until they end (the cap may be exceeded for that long), and slots are
@@ -18,7 +19,6 @@ taken on a new connection from then on.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -29,7 +29,7 @@ import attrs
 import psycopg
 import trio
 
-from ._errors import StoreUnavailable
+from ._errors import StoreFailed, StoreUnavailable
 from ._postgres import PostgresStore
 
 __all__ = ["SLOT_SPACE", "Slot", "SlotStatistics", "StreamSlotLocks", "open_stream_slot_locks"]
@@ -72,15 +72,32 @@ class SlotStatistics:
 
 
 @attrs.define(eq=False)
+class _Wanted:
+    """A take waiting for the worker: ``outcome`` once ``done``."""
+
+    key: int
+    cap: int
+    done: trio.Event = attrs.field(factory=trio.Event)
+    outcome: Slot | StoreUnavailable | None = None
+    abandoned: bool = False  # its taker was cancelled: a slot taken for it goes back
+
+
+@attrs.define(eq=False)
 class StreamSlotLocks:
     """Stream slots as advisory locks; see the module's docstring. Open with
-    :func:`open_stream_slot_locks`; used from trio code only."""
+    :func:`open_stream_slot_locks`; used from trio code only.
+
+    One worker task owns the connection. Each round it sends every pending unlock and one
+    pending take per user (a user's second take must see the first one's slot as held) in
+    one pipeline: one worker thread, one network round trip, however many answers start
+    and end meanwhile.
+    """
 
     _store: PostgresStore
-    _nursery: trio.Nursery
     _conn: _Conn | None = attrs.field(default=None, init=False)
     _generation: int = attrs.field(default=0, init=False)
-    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
+    _work: trio.Event = attrs.field(factory=trio.Event, init=False)
+    _wanted: list[_Wanted] = attrs.field(factory=list, init=False)
     # Per user key, of this generation: slots in use, and slots given back whose unlock is
     # queued (the next take of that user adopts one instead).
     _held: dict[int, set[int]] = attrs.field(factory=dict, init=False)
@@ -98,30 +115,27 @@ class StreamSlotLocks:
         """Take one of ``user_id``'s ``cap`` slots, or None when every one is held (here or
         by another process). Raises :class:`StoreUnavailable` when the database cannot
         answer: the caller decides what to do without it."""
+        await trio.lowlevel.checkpoint_if_cancelled()
         key = user_key(user_id)
         slot = self._adopt(key)
         if slot is not None:
+            # Taken already: a cancellation now would lose it.
+            await trio.lowlevel.cancel_shielded_checkpoint()
             return slot
         health = self._store.health
         if health is not None:
             health.check()
-        async with self._lock:
-            slot = self._adopt(key)  # given back while this waited
-            if slot is not None:
-                return slot
-            conn = await self._connection()
-            mine = self._held.get(key, set()) | self._parked.get(key, set())
-            candidates = [k for k in range(cap) if k not in mine]
-            if not candidates:
-                return None
-            try:
-                number = await trio.to_thread.run_sync(_take, conn, key, candidates)
-            except psycopg.Error as exc:
-                raise self._lost(conn, exc) from None
-            if number is None:
-                return None
-            self._held.setdefault(key, set()).add(number)
-            return Slot(key, number, self._generation)
+        wanted = _Wanted(key, cap)
+        self._wanted.append(wanted)
+        self._work.set()
+        try:
+            await wanted.done.wait()
+        except BaseException:
+            wanted.abandoned = True  # a slot taken for it meanwhile goes back
+            raise
+        if isinstance(wanted.outcome, StoreUnavailable):
+            raise wanted.outcome
+        return wanted.outcome
 
     def release(self, slot: Slot) -> None:
         """Give ``slot`` back; never blocks (the unlock runs in the background)."""
@@ -129,9 +143,7 @@ class StreamSlotLocks:
             return  # taken on a connection since lost: its lock went with it
         _discard(self._held, slot.user_key, slot.number)
         self._parked.setdefault(slot.user_key, set()).add(slot.number)
-        # Shutting down (the nursery is closed): closing the connection frees every lock.
-        with contextlib.suppress(RuntimeError):
-            self._nursery.start_soon(self._unlock, slot)
+        self._work.set()
 
     def _adopt(self, key: int) -> Slot | None:
         parked = self._parked.get(key)
@@ -143,27 +155,79 @@ class StreamSlotLocks:
         self._held.setdefault(key, set()).add(number)
         return Slot(key, number, self._generation)
 
-    async def _unlock(self, slot: Slot) -> None:
-        async with self._lock:
-            conn = self._conn
-            if conn is None or slot.generation != self._generation:
-                return
-            if slot.number not in self._parked.get(slot.user_key, ()):
-                return  # taken over by the same user's next answer
-            _discard(self._parked, slot.user_key, slot.number)
-            try:
-                await trio.to_thread.run_sync(_unlock, conn, slot)
-            except psycopg.Error as exc:
-                self._lost(conn, exc)
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The worker: a round of unlocks and takes whenever there is work, until cancelled."""
+        task_status.started()
+        while True:
+            await self._work.wait()
+            self._work = trio.Event()
+            await self._round()
+
+    async def _round(self) -> None:
+        takes: list[_Wanted] = []
+        later: list[_Wanted] = []
+        for wanted in self._wanted:
+            if wanted.abandoned:
+                continue
+            slot = self._adopt(wanted.key)  # given back since it asked
+            if slot is not None:
+                self._settle(wanted, slot)
+            elif any(w.key == wanted.key for w in takes):
+                later.append(wanted)
+            else:
+                takes.append(wanted)
+        self._wanted = later
+        if later:
+            self._work.set()
+        if not takes and not self._parked:
+            return
+        try:
+            conn = await self._connection()
+        except StoreUnavailable as exc:
+            for wanted in takes:
+                self._settle(wanted, exc)
+            return
+        # From here to the pipeline nothing awaits: what is parked now is what it unlocks.
+        unlocks = [(key, n) for key, numbers in self._parked.items() for n in numbers]
+        self._parked.clear()
+        requests = [
+            (w.key, [k for k in range(w.cap) if k not in self._held.get(w.key, ())]) for w in takes
+        ]
+        try:
+            numbers = await trio.to_thread.run_sync(_pipeline, conn, unlocks, requests)
+        except psycopg.Error as exc:
+            lost = self._lost(conn, exc)
+            for wanted in takes:
+                self._settle(wanted, lost)
+            return
+        for wanted, number in zip(takes, numbers, strict=True):
+            slot = None
+            if number is not None:
+                self._held.setdefault(wanted.key, set()).add(number)
+                slot = Slot(wanted.key, number, self._generation)
+            self._settle(wanted, slot)
+
+    def _fail_waiting(self) -> None:
+        """Closing: whoever still waits for a slot gets none."""
+        closed = StoreUnavailable("stream slots closed")
+        for wanted in self._wanted:
+            self._settle(wanted, closed)
+        self._wanted = []
+
+    def _settle(self, wanted: _Wanted, outcome: Slot | StoreUnavailable | None) -> None:
+        if wanted.abandoned and isinstance(outcome, Slot):
+            self.release(outcome)
+        wanted.outcome = outcome
+        wanted.done.set()
 
     async def _connection(self) -> _Conn:
         if self._conn is not None:
             return self._conn
-        # The pool's first query applies migrations (robolearn_take_slot is one).
-        await self._store.migrate()
         try:
+            # The pool's first query applies migrations (robolearn_take_slot is one).
+            await self._store.migrate()
             conn = await trio.to_thread.run_sync(self._store.connect_dedicated, "stream slots")
-        except psycopg.Error as exc:
+        except (psycopg.Error, StoreUnavailable, StoreFailed) as exc:
             if self._store.health is not None:
                 self._store.health.suspect()
             raise StoreUnavailable("database unavailable: no lock connection") from exc
@@ -174,15 +238,19 @@ class StreamSlotLocks:
         return conn
 
     def _lost(self, conn: _Conn, exc: psycopg.Error) -> StoreUnavailable:
-        """The lock connection failed: forget it (and the slots it held)."""
+        """The lock connection failed: forget it, and the slots it held."""
         _log.warning("stream slot connection lost (%s): its slots are free", type(exc).__name__)
         conn.close()
         self._conn = None
+        self._held.clear()
+        self._parked.clear()
         if self._store.health is not None:
             self._store.health.suspect()
         return StoreUnavailable("database unavailable: lock connection lost")
 
     async def aclose(self) -> None:
+        """Close the connection (freeing every slot); whoever still waits gets none."""
+        self._fail_waiting()
         conn, self._conn = self._conn, None
         if conn is not None:
             await trio.to_thread.run_sync(conn.close)
@@ -193,7 +261,8 @@ async def open_stream_slot_locks(store: PostgresStore) -> AsyncIterator[StreamSl
     """Stream slots on ``store``'s database, for the block; its connection (and every slot
     still held) is closed at the end."""
     async with trio.open_nursery() as nursery:
-        locks = StreamSlotLocks(store, nursery)
+        locks = StreamSlotLocks(store)
+        await nursery.start(locks.run)
         try:
             yield locks
         finally:
@@ -202,17 +271,27 @@ async def open_stream_slot_locks(store: PostgresStore) -> AsyncIterator[StreamSl
                 await locks.aclose()
 
 
-def _take(conn: _Conn, key: int, candidates: list[int]) -> int | None:
-    row = conn.execute(
-        b"SELECT robolearn_take_slot(%s::int4, %s::int4, %s::int4[])", (SLOT_SPACE, key, candidates)
-    ).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
-
-
-def _unlock(conn: _Conn, slot: Slot) -> None:
-    conn.execute(
-        b"SELECT pg_advisory_unlock(%s::int4, %s::int4)", (SLOT_SPACE + slot.number, slot.user_key)
-    )
+def _pipeline(
+    conn: _Conn, unlocks: list[tuple[int, int]], takes: list[tuple[int, list[int]]]
+) -> list[int | None]:
+    """Unlock ``unlocks`` ((user key, slot) pairs), then take a slot for each of ``takes``
+    ((user key, candidates) pairs, one per user): one round trip; the slots taken."""
+    with conn.pipeline():
+        if unlocks:
+            conn.execute(
+                b"SELECT pg_advisory_unlock(%s::int4 + k, u)"
+                b" FROM unnest(%s::int4[], %s::int4[]) AS t(u, k)",
+                (SLOT_SPACE, [u for u, _ in unlocks], [k for _, k in unlocks]),
+            )
+        cursors = [
+            conn.execute(
+                b"SELECT robolearn_take_slot(%s::int4, %s::int4, %s::int4[])",
+                (SLOT_SPACE, key, candidates),
+            )
+            for key, candidates in takes
+        ]
+    rows = [cursor.fetchone() for cursor in cursors]
+    return [None if row is None or row[0] is None else int(row[0]) for row in rows]
 
 
 def _discard(slots: dict[int, set[int]], key: int, number: int) -> None:

@@ -105,6 +105,22 @@ async def test_slots_are_shared_and_given_back(
     assert first.statistics().held == 1 and second.statistics().held == 3
 
 
+async def test_concurrent_takes_in_two_processes_get_exactly_the_cap(
+    two_lockers: tuple[StreamSlotLocks, StreamSlotLocks],
+) -> None:
+    taken: list[int] = []
+
+    async def take(n: int) -> None:
+        slot = await two_lockers[n % 2].take("alice", 3)
+        if slot is not None:
+            taken.append(slot.number)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(20):
+            nursery.start_soon(take, n)
+    assert sorted(taken) == [0, 1, 2]
+
+
 async def test_a_dead_connection_frees_its_slots(
     database_url: str, two_lockers: tuple[StreamSlotLocks, StreamSlotLocks]
 ) -> None:
