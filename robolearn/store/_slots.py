@@ -87,10 +87,9 @@ class StreamSlotLocks:
     """Stream slots as advisory locks; see the module's docstring. Open with
     :func:`open_stream_slot_locks`; used from trio code only.
 
-    One worker task owns the connection. Each round it sends every pending unlock and one
-    pending take per user (a user's second take must see the first one's slot as held) in
-    one pipeline: one worker thread, one network round trip, however many answers start
-    and end meanwhile.
+    One worker task owns the connection. Each round it sends every pending unlock and every
+    pending take (one statement per user, however many of theirs wait) in one pipeline: one
+    worker thread, one network round trip, however many answers start and end meanwhile.
     """
 
     _store: PostgresStore
@@ -164,48 +163,50 @@ class StreamSlotLocks:
             await self._round()
 
     async def _round(self) -> None:
-        takes: list[_Wanted] = []
-        later: list[_Wanted] = []
+        # Per user, in arrival order: a statement takes all of a user's slots at once, so
+        # it knows which ones this session holds (a second take would re-enter a lock).
+        takes: dict[int, list[_Wanted]] = {}
         for wanted in self._wanted:
             if wanted.abandoned:
                 continue
             slot = self._adopt(wanted.key)  # given back since it asked
             if slot is not None:
                 self._settle(wanted, slot)
-            elif any(w.key == wanted.key for w in takes):
-                later.append(wanted)
             else:
-                takes.append(wanted)
-        self._wanted = later
-        if later:
-            self._work.set()
+                takes.setdefault(wanted.key, []).append(wanted)
+        self._wanted = []
         if not takes and not self._parked:
             return
         try:
             conn = await self._connection()
         except StoreUnavailable as exc:
-            for wanted in takes:
-                self._settle(wanted, exc)
+            for waiting in takes.values():
+                for wanted in waiting:
+                    self._settle(wanted, exc)
             return
         # From here to the pipeline nothing awaits: what is parked now is what it unlocks.
         unlocks = [(key, n) for key, numbers in self._parked.items() for n in numbers]
         self._parked.clear()
         requests = [
-            (w.key, [k for k in range(w.cap) if k not in self._held.get(w.key, ())]) for w in takes
+            _Takes(key, max(w.cap for w in waiting), sorted(self._held.get(key, ())), len(waiting))
+            for key, waiting in takes.items()
         ]
         try:
-            numbers = await trio.to_thread.run_sync(_pipeline, conn, unlocks, requests)
+            results = await trio.to_thread.run_sync(_pipeline, conn, unlocks, requests)
         except psycopg.Error as exc:
             lost = self._lost(conn, exc)
-            for wanted in takes:
-                self._settle(wanted, lost)
+            for waiting in takes.values():
+                for wanted in waiting:
+                    self._settle(wanted, lost)
             return
-        for wanted, number in zip(takes, numbers, strict=True):
-            slot = None
-            if number is not None:
-                self._held.setdefault(wanted.key, set()).add(number)
-                slot = Slot(wanted.key, number, self._generation)
-            self._settle(wanted, slot)
+        for waiting, numbers in zip(takes.values(), results, strict=True):
+            self._held.setdefault(waiting[0].key, set()).update(numbers)
+            for n, wanted in enumerate(waiting):
+                # The first to ask get the slots; the others are over the cap.
+                slot = Slot(wanted.key, numbers[n], self._generation) if n < len(numbers) else None
+                self._settle(wanted, slot)
+            if not self._held[waiting[0].key]:
+                del self._held[waiting[0].key]
 
     def _fail_waiting(self) -> None:
         """Closing: whoever still waits for a slot gets none."""
@@ -271,11 +272,19 @@ async def open_stream_slot_locks(store: PostgresStore) -> AsyncIterator[StreamSl
                 await locks.aclose()
 
 
-def _pipeline(
-    conn: _Conn, unlocks: list[tuple[int, int]], takes: list[tuple[int, list[int]]]
-) -> list[int | None]:
-    """Unlock ``unlocks`` ((user key, slot) pairs), then take a slot for each of ``takes``
-    ((user key, candidates) pairs, one per user): one round trip; the slots taken."""
+@attrs.frozen
+class _Takes:
+    """Up to ``wanted`` of a user's ``cap`` slots, skipping those in ``held``."""
+
+    key: int
+    cap: int
+    held: list[int]
+    wanted: int
+
+
+def _pipeline(conn: _Conn, unlocks: list[tuple[int, int]], takes: list[_Takes]) -> list[list[int]]:
+    """Unlock ``unlocks`` ((user key, slot) pairs), then make ``takes``, in one round trip;
+    returns the slots each take got."""
     with conn.pipeline():
         if unlocks:
             conn.execute(
@@ -285,13 +294,13 @@ def _pipeline(
             )
         cursors = [
             conn.execute(
-                b"SELECT robolearn_take_slot(%s::int4, %s::int4, %s::int4[])",
-                (SLOT_SPACE, key, candidates),
+                b"SELECT robolearn_take_slots(%s::int4, %s::int4, %s::int4, %s::int4[], %s::int4)",
+                (SLOT_SPACE, take.key, take.cap, take.held, take.wanted),
             )
-            for key, candidates in takes
+            for take in takes
         ]
     rows = [cursor.fetchone() for cursor in cursors]
-    return [None if row is None or row[0] is None else int(row[0]) for row in rows]
+    return [[] if row is None or row[0] is None else [int(n) for n in row[0]] for row in rows]
 
 
 def _discard(slots: dict[int, set[int]], key: int, number: int) -> None:

@@ -14,21 +14,25 @@ CREATE UNLOGGED TABLE rate_limits (
 );
 
 -- Stream slots: a user's k-th slot is the session advisory lock (space + k, user_key), held
--- by the process streaming the answer on a connection of its own. This takes the first of
--- `candidates` (the slots the calling session does not hold already: advisory locks are
--- re-entrant within a session) that no session holds, and returns its number, or NULL when
--- every one is taken. A function, so the loop stops at the first lock taken: a query with
--- pg_try_advisory_lock in its WHERE may lock more rows than it returns.
-CREATE FUNCTION robolearn_take_slot(space integer, user_key integer, candidates integer[])
-RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
+-- by the process streaming the answer on a connection of its own. This takes up to `wanted`
+-- of the user's `cap` slots that no session holds, skipping those the calling session holds
+-- already (advisory locks are re-entrant within a session: taking one again would succeed),
+-- and returns their numbers: fewer than `wanted` when the cap is reached. A loop, so it
+-- stops at the last lock it needs: a query with pg_try_advisory_lock in its WHERE may lock
+-- more rows than it returns.
+CREATE FUNCTION robolearn_take_slots(
+    space integer, user_key integer, cap integer, held integer[], wanted integer
+) RETURNS integer[] LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    k integer;
+    taken integer[] := '{}';
 BEGIN
-    FOREACH k IN ARRAY candidates LOOP
+    FOR k IN 0 .. cap - 1 LOOP
+        EXIT WHEN cardinality(taken) >= wanted;
+        CONTINUE WHEN k = ANY (held);
         IF pg_try_advisory_lock(space + k, user_key) THEN
-            RETURN k;
+            taken := taken || k;
         END IF;
     END LOOP;
-    RETURN NULL;
+    RETURN taken;
 END
 $$;
