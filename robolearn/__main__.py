@@ -37,9 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             settings = _with_bind(settings, args, parser)
             settings.check_bind()
-            from robolearn.serve import serve
-
-            trio.run(serve, settings)
+            return _serve(settings, args, parser)
         elif args.command == "migrate":
             trio.run(_migrate, settings)
         elif args.command in ("ingest", "eval"):
@@ -63,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument("--bind", metavar="HOST:PORT", help="host and port in one argument")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N worker processes under a supervisor (default 1: this process serves)",
+    )
+    # How the supervisor of --workers starts each worker (robolearn.workers.WorkerSpec).
+    serve.add_argument("--worker", help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser(
         "bench", help="load-test a server, or compare with the asyncio baseline (see --help)"
@@ -78,7 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--docs", type=Path, metavar="PATH", help="read this docs tree instead of the database"
     )
-    evaluate.add_argument("--questions", type=Path, help="question set, JSON lines")
+    evaluate.add_argument(
+        "--questions",
+        type=Path,
+        help="question set, JSON lines (default benchmarks/eval/fresh.jsonl)",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=("dev", "test"),  # robolearn.rag.SPLITS, not imported: it loads the index
+        help="score one split of the set: dev (tune on it) or test (report it); default all",
+    )
     evaluate.add_argument(
         "--end-to-end", action="store_true", help="also answer each question with the tutor"
     )
@@ -94,6 +110,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     feedback.add_argument("--json", action="store_true", help="print one JSON array")
     return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    if args.worker:
+        from robolearn.workers import WorkerSpec, run_worker
+
+        try:
+            spec = WorkerSpec.decode(args.worker)
+        except ValueError as exc:
+            parser.error(str(exc))
+        configure_logging(settings.log_level, settings.log_format, process=spec.name)
+        trio.run(run_worker, settings, spec)
+    elif args.workers > 1:
+        from robolearn.workers import serve_workers
+
+        configure_logging(settings.log_level, settings.log_format, process="supervisor")
+        return trio.run(serve_workers, settings, args.workers)
+    else:
+        from robolearn.serve import serve
+
+        trio.run(serve, settings)
+    return 0
 
 
 def _since(text: str) -> datetime:
@@ -153,6 +193,7 @@ def _textbook(settings: Settings, args: argparse.Namespace) -> None:
                 settings,
                 docs=args.docs,
                 questions_path=args.questions or _textbook_cli.DEFAULT_QUESTIONS,
+                split=args.split,
                 end_to_end=args.end_to_end,
                 misses=args.misses,
             )

@@ -18,9 +18,12 @@ from robolearn.rag import (
     IngestReport,
     OpenAIEmbedder,
     RagRepository,
+    RankScores,
+    Refusals,
     RetrievalReport,
     SearchConfig,
     SearchIndex,
+    Split,
     TextProgress,
     chunk_lessons,
     evaluate_retrieval,
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_QUESTIONS", "evaluate", "ingest"]
 
 # The question sets live next to the benchmarks in a source checkout.
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "benchmarks/eval/questions.jsonl"
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "benchmarks/eval/fresh.jsonl"
 
 
 async def ingest(settings: Settings, docs: Path, *, err: TextIO | None = None) -> IngestReport:
@@ -82,18 +85,20 @@ async def evaluate(
     *,
     docs: Path | None,
     questions_path: Path,
+    split: Split | None = None,
     end_to_end: bool,
     misses: bool,
     out: TextIO | None = None,
 ) -> None:
     """Print retrieval (and with ``end_to_end``, cited-answer) scores on a question set.
 
+    ``split`` scores only the dev or the test questions (:func:`robolearn.rag.question_split`).
     The corpus is the database's textbook (what a server answers from), or the docs tree
     ``docs`` read directly when given.
     """
     out = out or sys.stdout
     try:
-        questions = await trio.to_thread.run_sync(load_questions, questions_path)
+        questions = await trio.to_thread.run_sync(load_questions, questions_path, split)
     except FileNotFoundError:
         raise SystemExit(
             f"robolearn eval: no question set at {questions_path}; use --questions"
@@ -104,9 +109,11 @@ async def evaluate(
     paths = {chunk.lesson_path for chunk in chunks}
     unknown = {path for q in questions for path in q.expected} - paths
     covered = sum(1 for q in questions if q.expected)
+    followups = sum(1 for q in questions if q.previous is not None)
     print(
         f"corpus: {len(paths)} pages, {len(chunks)} chunks; questions: {len(questions)} "
-        f"({covered} covered, {len(questions) - covered} not covered) from {questions_path}",
+        f"({covered} covered of which {followups} follow-ups, {len(questions) - covered} "
+        f"not covered) from {questions_path}" + (f", {split} split" if split else ""),
         file=out,
     )
     if unknown:
@@ -121,11 +128,7 @@ async def evaluate(
             "plain BM25 (oracle thr)", chunks, SearchConfig.plain_bm25(), questions, calibrate=True
         ),
     ]
-    print(
-        f"\n{'ranking':<24}{'R@1':>6}{'R@5':>6}{'MRR':>7}{'OOS P':>7}{'OOS R':>7}"
-        f"{'p50 ms':>8}{'p95 ms':>8}",
-        file=out,
-    )
+    print(f"\n{'ranking':<24}{_HEADER}{'FU R@1':>8}{'FU MRR':>8}", file=out)
     for report in reports:
         _print_retrieval(report, out)
     if misses:
@@ -140,15 +143,13 @@ async def evaluate(
         tutor = score_answers(answers, index)
         print(
             f"\ntutor answers ({tutor.answers}, local model + search tool), scored on cited "
-            "lessons:\n"
-            f"{'':<24}{'R@1':>6}{'R@5':>6}{'MRR':>7}{'OOS P':>7}{'OOS R':>7}"
-            f"{'p50 ms':>8}{'p95 ms':>8}{'cite P':>8}",
+            f"lessons:\n{'':<24}{_HEADER}{'cite P':>8}",
             file=out,
         )
         print(
-            f"{'cited lessons':<24}{tutor.scores.r1:>6.3f}{tutor.scores.r5:>6.3f}"
-            f"{tutor.scores.mrr:>7.3f}{tutor.oos_precision:>7.2f}{tutor.oos_recall:>7.2f}"
-            f"{tutor.p50_ms:>8.2f}{tutor.p95_ms:>8.2f}{tutor.citation_precision:>8.2f}",
+            f"{'cited lessons':<24}"
+            + _row(tutor.scores, tutor.refusals, tutor.p50_ms, tutor.p95_ms)
+            + f"{tutor.citation_precision:>8.2f}",
             file=out,
         )
         if misses:
@@ -192,10 +193,25 @@ async def _answers(index: SearchIndex, questions: list[EvalQuestion]) -> list[Tu
     return answers
 
 
+# "OOS refused": out-of-scope questions answered "not covered"; "IS refused": in-scope ones.
+_HEADER = (
+    f"{'R@1':>6}{'R@5':>6}{'MRR':>7}{'OOS refused':>13}{'IS refused':>12}{'p50 ms':>8}{'p95 ms':>8}"
+)
+
+
+def _row(scores: RankScores, refusals: Refusals, p50_ms: float, p95_ms: float) -> str:
+    oos = f"{refusals.out_of_scope}/{refusals.out_of_scope_total}"
+    in_scope = f"{refusals.in_scope}/{refusals.in_scope_total}"
+    return (
+        f"{scores.r1:>6.3f}{scores.r5:>6.3f}{scores.mrr:>7.3f}{oos:>13}{in_scope:>12}"
+        f"{p50_ms:>8.3f}{p95_ms:>8.3f}"
+    )
+
+
 def _print_retrieval(report: RetrievalReport, out: TextIO) -> None:
     print(
-        f"{report.name:<24}{report.scores.r1:>6.3f}{report.scores.r5:>6.3f}"
-        f"{report.scores.mrr:>7.3f}{report.oos_precision:>7.2f}{report.oos_recall:>7.2f}"
-        f"{report.p50_ms:>8.3f}{report.p95_ms:>8.3f}",
+        f"{report.name:<24}"
+        + _row(report.scores, report.refusals, report.p50_ms, report.p95_ms)
+        + f"{report.followups.r1:>8.3f}{report.followups.mrr:>8.3f}",
         file=out,
     )

@@ -89,6 +89,8 @@ class Settings:
     on_disconnect: DisconnectPolicy = "cancel"
     scripted_tokens: int = 50
     scripted_delay_ms: float = 5.0
+    # Tests: the scripted answer says how many history items the model was given.
+    scripted_echo_history: bool = False
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 10 << 20
     # Bytes of one user's attachments, uploaded or announced; a name's length; how long an
@@ -117,6 +119,10 @@ class Settings:
     # Deltas arriving within this window of the last write go out together (see ChatTurns).
     stream_flush_ms: float = 20.0
     shutdown_grace: float = 10.0
+    # One writer per thread across processes (robolearn.store._thread_locks): on, and how
+    # often a waiter tries again when no release notice comes (a holder killed outright).
+    thread_locks: bool = True
+    thread_lock_retry: float = 1.0
     # The textbook (robolearn.rag): lesson URLs are built on site_url at ingest.
     site_url: str = "https://robolearn.github.io"
     rag_refresh_seconds: float = 10.0
@@ -203,6 +209,7 @@ class Settings:
             scripted_delay_ms=reader.parse(
                 "ROBOLEARN_SCRIPTED_DELAY_MS", _float_in(0.0, 60_000.0), 5.0
             ),
+            scripted_echo_history=reader.parse("ROBOLEARN_SCRIPTED_ECHO_HISTORY", _flag, False),
             max_body_bytes=reader.parse(
                 "ROBOLEARN_MAX_BODY_BYTES", _int_in(1024, 1 << 30), 1 << 20
             ),
@@ -239,6 +246,10 @@ class Settings:
                 "ROBOLEARN_STREAM_FLUSH_MS", _float_in(0.0, 1_000.0), 20.0
             ),
             shutdown_grace=reader.parse("ROBOLEARN_SHUTDOWN_GRACE", _float_in(0.0, 3_600.0), 10.0),
+            thread_locks=reader.parse("ROBOLEARN_THREAD_LOCKS", _flag, True),
+            thread_lock_retry=reader.parse(
+                "ROBOLEARN_THREAD_LOCK_RETRY", _float_in(0.05, 60.0), 1.0
+            ),
             site_url=reader.parse("ROBOLEARN_SITE_URL", _site_url, "https://robolearn.github.io"),
             rag_refresh_seconds=reader.parse(
                 "ROBOLEARN_RAG_REFRESH_SECONDS", _float_in(0.1, 86_400.0), 10.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gc
 import logging
 import signal
-from pathlib import Path
 
 import trio
-from hypercorn.config import Config
+from hypercorn.config import Sockets
 
+from robolearn._hypercorn import drain_seconds, hypercorn_config
 from robolearn._memory import tune_malloc
 from robolearn.config import Settings
 from robolearn.http import create_app, serve_app
@@ -18,28 +18,6 @@ from robolearn.services import Services, open_services
 __all__ = ["hypercorn_config", "serve", "tune_gc_for_serving"]
 
 _log = logging.getLogger("robolearn")
-
-_HYPERCORN_TOML = Path(__file__).resolve().parent.parent / "hypercorn.toml"
-
-
-def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
-    """Hypercorn settings from ``hypercorn.toml`` (when present), bound to ``bind``."""
-    path = config_file or _HYPERCORN_TOML
-    if path.is_file():
-        config = Config.from_toml(str(path))
-    else:
-        # Installed without the source tree: the same choices hypercorn.toml makes.
-        config = Config()
-        config.backlog = 2048
-    config.bind = [bind]
-    # Through our handlers, so access and server logs are JSON lines like the rest. Hypercorn
-    # builds each request's log fields before the logger looks at its level: with access
-    # lines off (a level above INFO), it is given no access logger at all.
-    access = logging.getLogger("hypercorn.access")
-    config.accesslog = access if access.isEnabledFor(logging.INFO) else None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    return config
-
 
 # (allocations before a young collection, young collections before a middle one, middle
 # ones before a full one); Python's defaults are (700, 10, 10). See tune_gc_for_serving.
@@ -71,9 +49,20 @@ def tune_gc_for_serving() -> int:
 
 
 async def serve(
-    settings: Settings, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+    settings: Settings,
+    *,
+    process: str = "main",
+    sockets: Sockets | None = None,
+    stop: trio.Event | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down gracefully; reports bound URLs via task_status."""
+    """Serve until SIGINT/SIGTERM (or until ``stop`` is set), then shut down gracefully;
+    reports bound URLs via task_status.
+
+    ``process`` names this process in ``/metrics`` (``main`` unless it is one of the workers
+    of ``robolearn serve --workers``); ``sockets`` are listening sockets inherited from the
+    workers' supervisor, served instead of binding ``settings.host:port``.
+    """
     settings.check_bind()
     for name, value in settings.describe().items():
         _log.info("setting %s=%s", name, value)
@@ -81,36 +70,40 @@ async def serve(
     # In-flight answers get the grace period to finish after SIGTERM; then the actors cancel
     # whatever still runs (chatkit persists those answers as partial ones), and each stream
     # still open ends with an error event saying the server is restarting. Hypercorn cuts
-    # what is left only after that, _LAST_WORDS seconds later.
-    config.graceful_timeout = settings.shutdown_grace + _LAST_WORDS
+    # what is left only after that, a moment later (drain_seconds).
+    config.graceful_timeout = drain_seconds(settings)
     config.keep_alive_timeout = settings.keep_alive_timeout
-    async with open_services(settings) as services, trio.open_nursery() as nursery:
+    stop = trio.Event() if stop is None else stop
+    async with (
+        open_services(settings, process=process) as services,
+        trio.open_nursery() as nursery,
+    ):
         app = create_app(services)
         _log.info("froze %d startup objects", tune_gc_for_serving())
         if tune_malloc():
             _log.info("big allocations each get their own mapping (returned when freed)")
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
 
-            async def shutdown_trigger() -> None:
+            async def stop_on_signal() -> None:
                 async for signum in signals:
                     _log.info("received %s, shutting down", signal.Signals(signum).name)
-                    nursery.start_soon(_end_turns_after, settings.shutdown_grace, services)
+                    stop.set()
                     return
 
+            async def shutdown_trigger() -> None:
+                await stop.wait()
+                nursery.start_soon(_end_turns_after, settings.shutdown_grace, services)
+
+            nursery.start_soon(stop_on_signal)
             await serve_app(
                 app,
                 config,
                 shutdown_trigger=shutdown_trigger,
                 header_timeout=settings.header_timeout,
+                sockets=sockets,
                 task_status=task_status,
             )
-        nursery.cancel_scope.cancel()  # every stream ended within the grace period
-
-
-# Seconds between the end of the grace period and hypercorn's hard cut: time for the
-# cancelled turns to checkpoint their answers (bounded by their own timeouts) and for
-# their streams' error events to go out.
-_LAST_WORDS = 2.0
+            nursery.cancel_scope.cancel()  # every stream ended within the grace period
 
 
 async def _end_turns_after(grace: float, services: Services) -> None:

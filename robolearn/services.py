@@ -58,8 +58,10 @@ from robolearn.store import (
     SharedRates,
     StoreUnavailable,
     StreamSlotLocks,
+    ThreadLocks,
     open_store,
     open_stream_slot_locks,
+    open_thread_locks,
 )
 
 __all__ = ["ChatActors", "Services", "open_services"]
@@ -87,17 +89,26 @@ class Services:
     # Per-user limits kept in the database for every process; None with ROBOLEARN_LIMITS=local.
     rates: SharedRates | None = None
     stream_locks: StreamSlotLocks | None = None
+    # One writer per thread across processes; None when turned off.
+    locks: ThreadLocks | None = None
+    # Which process this is: "main", or "worker-K" under `robolearn serve --workers`.
+    process: str = "main"
 
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, model: Model | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    model: Model | None = None,
+    tracing: Tracing | None = None,
+    process: str = "main",
 ) -> AsyncIterator[Services]:
     """Open the asyncio bridge, the store (embedded PostgreSQL when no DATABASE_URL), the
     textbook index and the thread actors; close them in reverse order, so running turns
     finish (or persist their partial answers) while the database is still there.
 
-    ``model`` overrides the one Settings choose (tests inject scripted models).
+    ``model`` overrides the one Settings choose (tests inject scripted models); ``process``
+    names this process in the metrics.
     """
     owned = tracing is None
     tracing = tracing or Tracing.from_env()
@@ -109,15 +120,18 @@ async def open_services(
                     "DATABASE_URL not set: using embedded PostgreSQL in %s", settings.data_dir
                 )
                 supervisor = PostgresSupervisor()
-            async with open_store(
-                settings.database_url,
-                data_dir=settings.data_dir,
-                pool_min=settings.db_pool_min,
-                pool_max=settings.db_pool_max,
-                db_timeout=settings.db_timeout,
-                tracing=tracing,
-                supervisor=supervisor,
-            ) as store:
+            async with (
+                open_store(
+                    settings.database_url,
+                    data_dir=settings.data_dir,
+                    pool_min=settings.db_pool_min,
+                    pool_max=settings.db_pool_max,
+                    db_timeout=settings.db_timeout,
+                    tracing=tracing,
+                    supervisor=supervisor,
+                ) as store,
+                _thread_locks(settings, store) as locks,
+            ):
                 # The book the tutor searches; an empty database gets the demo corpus.
                 textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
                 # Fused into the search when configured; `robolearn ingest` stores the vectors.
@@ -144,7 +158,7 @@ async def open_services(
                 )
                 if settings.stream_flush_ms:
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
-                metrics = Metrics()
+                metrics = Metrics(process=process)
                 garbage = GarbageBudget()
                 blobs = BlobStore(
                     store,
@@ -196,6 +210,7 @@ async def open_services(
                     tracing=tracing,
                     flush_interval=settings.stream_flush_ms / 1000,
                     garbage=garbage,
+                    locks=locks,
                 )
                 actor_settings = ActorSettings(
                     mailbox_capacity=settings.mailbox_capacity,
@@ -238,6 +253,8 @@ async def open_services(
                         postgres=supervisor,
                         rates=rates,
                         stream_locks=stream_locks,
+                        locks=locks,
+                        process=process,
                     )
                     nursery.cancel_scope.cancel()
     finally:
@@ -255,6 +272,23 @@ def _attachment_links(settings: Settings) -> AttachmentLinks:
         )
     key = settings.preview_key.encode() if settings.preview_key else secrets.token_bytes(32)
     return AttachmentLinks(PreviewSigner(key, settings.preview_ttl), settings.public_url)
+
+
+@asynccontextmanager
+async def _thread_locks(
+    settings: Settings, store: PostgresStore
+) -> AsyncIterator[ThreadLocks | None]:
+    """The thread locks of this process, on their own session to the store's database.
+
+    Closed after the actors (opened before them): the session's end frees every lock.
+    """
+    if not settings.thread_locks:
+        yield None
+        return
+    async with open_thread_locks(
+        store.conninfo, retry=settings.thread_lock_retry, connect_timeout=settings.db_timeout
+    ) as locks:
+        yield locks
 
 
 @asynccontextmanager

@@ -119,7 +119,7 @@ async def test_a_callback_from_another_thread_wakes_an_idle_loop() -> None:
         loop = _loop()
         woke = trio.Event()
         thread = threading.Thread(target=loop.call_soon_threadsafe, args=(woke.set,))
-        await trio.sleep(0.05)  # let the loop go idle first
+        await trio.testing.wait_all_tasks_blocked()  # the loop is idle first
         thread.start()
         with trio.fail_after(5):
             await woke.wait()

@@ -207,3 +207,20 @@ def test_connection_deadlines_are_read() -> None:
 def test_bad_deadlines_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_thread_lock_settings_are_read() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.thread_locks, defaults.thread_lock_retry) == (True, 1.0)
+    assert defaults.scripted_echo_history is False
+    settings = Settings.from_env(
+        {
+            "ROBOLEARN_THREAD_LOCKS": "0",
+            "ROBOLEARN_THREAD_LOCK_RETRY": "0.25",
+            "ROBOLEARN_SCRIPTED_ECHO_HISTORY": "1",
+        }
+    )
+    assert (settings.thread_locks, settings.thread_lock_retry) == (False, 0.25)
+    assert settings.scripted_echo_history is True
+    with pytest.raises(ConfigError, match="ROBOLEARN_THREAD_LOCK_RETRY"):
+        Settings.from_env({"ROBOLEARN_THREAD_LOCK_RETRY": "0"})

@@ -22,6 +22,8 @@ The model, for a newcomer:
   next message from the same mailbox. More than ``max_restarts`` crashes within
   ``restart_window`` seconds stop the actor and fail its queued messages with
   `RestartIntensityExceeded`. One actor crashing never takes the system or others down.
+- **Idle.** After a turn that leaves the mailbox empty, ``on_idle`` runs (before any later
+  turn): the place to let go of what only work needs, such as a lock on the key.
 - **Passivation.** An actor idle for ``idle_timeout`` seconds runs ``on_stop`` and is
   removed; the next message activates it again. A message arriving while it stops is
   queued and handled by a new incarnation, never lost. Keep durable state elsewhere

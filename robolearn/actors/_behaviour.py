@@ -19,10 +19,11 @@ E = TypeVar("E")
 class Behaviour(Protocol[K_contra, P_contra, E]):
     """The code of one actor incarnation, made by a `BehaviourFactory`.
 
-    ``on_start`` runs before the first message an incarnation handles, ``on_stop`` after
-    its last (passivation, restart after a crash, cancellation, shutdown); ``on_stop`` runs
-    only if ``on_start`` succeeded. Subclass this protocol to inherit no-op hooks, or
-    implement all three methods.
+    ``on_start`` runs before the first message an incarnation handles, ``on_idle`` after
+    each turn that leaves the mailbox empty, ``on_stop`` after its last (passivation,
+    restart after a crash, cancellation, shutdown); ``on_stop`` runs only if ``on_start``
+    succeeded. Subclass this protocol to inherit no-op hooks, or
+    implement all four methods.
 
     Cancellation: ``handle`` sees `trio.Cancelled` when the actor is cancelled
     (`ActorSystem.cancel`, shutdown after the grace period) or the requester cancels the
@@ -44,6 +45,14 @@ class Behaviour(Protocol[K_contra, P_contra, E]):
     async def handle(self, key: K_contra, payload: P_contra, reply: ReplySender[E]) -> None:
         """Handle one message, streaming results into ``reply``; raising is a crash."""
         ...
+
+    async def on_idle(self, key: K_contra) -> None:
+        """The mailbox is empty after a turn: let go of what only work needs (a lock...).
+
+        Runs in the actor's task between turns, so no turn starts before it returns.
+        Raising counts as a crash.
+        """
+        return None
 
     async def on_stop(self, key: K_contra) -> None:
         """Release what ``on_start`` acquired. Errors are logged and ignored."""

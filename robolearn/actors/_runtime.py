@@ -232,7 +232,10 @@ class ActorSystem(Generic[K, P, E]):
                     continue  # cancel() emptied it while on_start ran
                 # The envelope is not kept in a local: an idle actor must not keep its last
                 # reply channel alive.
-                if await self._turn(actor, behaviour, actor.mailbox.get_nowait()):
+                crashed = await self._turn(actor, behaviour, actor.mailbox.get_nowait())
+                if not crashed and not actor.mailbox:
+                    crashed = await self._idle(actor, behaviour)
+                if crashed:
                     gave_up = self._record_crash(actor)
                     stopping, behaviour = behaviour, None
                     await self._stop(actor, stopping)
@@ -252,6 +255,15 @@ class ActorSystem(Generic[K, P, E]):
             return None
         self._counters.activations += 1
         return behaviour
+
+    async def _idle(self, actor: _Actor[K, P, E], behaviour: Behaviour[K, P, E]) -> bool:
+        """Run ``on_idle``; return True if it crashed."""
+        try:
+            await behaviour.on_idle(actor.key)
+        except Exception:
+            _log.exception("on_idle of actor %r failed", actor.key, extra={"actor_key": actor.key})
+            return True
+        return False
 
     async def _stop(self, actor: _Actor[K, P, E], behaviour: Behaviour[K, P, E]) -> None:
         # Shielded so it also runs when the actor is being cancelled; bounded so a stuck

@@ -16,6 +16,9 @@ Modes:
 - ``robolearn bench --housekeeping``: renames, votes and attachment deletes timed while their
   thread's answer streams, with ``--concurrency`` other streams running.
 
+``--workers N`` (with any mode that starts robolearn, but ``--rss-threads``): robolearn runs as
+``serve --workers N``; its CPU and RSS are those of the supervisor and the workers together.
+
 ``--model standin`` (with any mode that starts servers): the servers' model is a provider over
 HTTP, the stand-in process (``robolearn.standin``), answering through the openai SDK as a real
 provider would, instead of the in-process scripted model. ``--tokens``/``--delay-ms`` set its
@@ -124,13 +127,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--attachment-mb", type=float, default=10.0, help="--soak: size of each attachment"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="start robolearn with `serve --workers N` (default 1: one process)",
+    )
     parser.add_argument("--data-dir", type=Path, help="where started servers keep data and logs")
     parser.add_argument("--json", type=Path, help="write every figure to this JSON file")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1 and args.url:
+        parser.error("--workers is for the server the bench starts; --url names a running one")
+    if args.workers > 1 and args.rss_threads:
+        parser.error("--rss-threads reads one process's /admin/stats: use --workers 1")
     with tempfile.TemporaryDirectory(prefix="robolearn-bench-") as scratch:
         data_dir = args.data_dir or Path(scratch)
         if args.compare:
@@ -281,7 +298,9 @@ async def _single(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         stats = await measure(target, plan, check=args.verify)
         _print_runs([stats])
         return {"runs": [stats.as_dict()]}
-    process = robolearn_server(free_port(), data_dir / "robolearn", _scripted_env(args))
+    process = robolearn_server(
+        free_port(), data_dir / "robolearn", _scripted_env(args), workers=args.workers
+    )
     await _start(process)
     try:
         stats = await measure(
@@ -332,7 +351,7 @@ async def _soak(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         "ROBOLEARN_MAX_ATTACHMENT_BYTES": str(plan.attachment_bytes),
         "ROBOLEARN_ACTOR_IDLE_TIMEOUT": str(args.idle_timeout),
     }
-    process = robolearn_server(free_port(), data_dir / "robolearn", env)
+    process = robolearn_server(free_port(), data_dir / "robolearn", env, workers=args.workers)
     await _start(process)
     mib = 2**20
     try:
@@ -380,7 +399,9 @@ async def _soak(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
 
 
 async def _housekeeping(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
-    process = robolearn_server(free_port(), data_dir / "robolearn", _scripted_env(args))
+    process = robolearn_server(
+        free_port(), data_dir / "robolearn", _scripted_env(args), workers=args.workers
+    )
     await _start(process)
     background = LoadPlan(
         threads=args.concurrency, messages=args.messages, concurrency=args.concurrency
@@ -444,6 +465,7 @@ async def _open_fleet(
             free_port(),
             data_dir / "robolearn",
             {"DATABASE_URL": url, "ROBOLEARN_ADMIN_TOKEN": _ADMIN_TOKEN, **env},
+            workers=args.workers,
         )
         fleet.targets.append(Target("robolearn", rl.base_url, await _start(rl)))
         for variant in variants:

@@ -60,8 +60,10 @@ class ServerProcess:
     """One server child process, with its log in a file.
 
     ``start`` launches it and waits until ``/readyz`` answers 200 (or ``/healthz`` when
-    ``ready_path`` says so); ``stop`` sends SIGTERM and waits, then SIGKILL; ``kill`` is
-    SIGKILL at once. Only the process this object started is ever signalled.
+    ``ready_path`` says so), from each of its ``workers`` (``serve --workers``); ``stop``
+    sends SIGTERM and waits, then SIGKILL; ``kill`` is SIGKILL at once. Only the process
+    this object started is ever signalled. ``rss`` and ``cpu_seconds`` count its children
+    (the workers) too.
     """
 
     name: str
@@ -70,6 +72,7 @@ class ServerProcess:
     port: int
     log_path: Path
     ready_path: str = "/readyz"
+    workers: int = 1
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -87,6 +90,11 @@ class ServerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, timeout: float = 90.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process; `wait_ready` waits until it serves."""
         if self.running:
             raise RuntimeError(f"{self.name} is already running")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,12 +107,19 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal is ours to forward
             )
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until every worker has answered the ready path with 200.
+
+        A connection per poll: each is accepted by whichever worker is first, and the
+        ``X-Robolearn-Process`` header of health answers says which one that was.
+        """
         deadline = time.monotonic() + timeout
         last = "no answer yet"
-        with httpx.Client(base_url=self.base_url, timeout=5) as client:
+        seen: set[str] = set()
+        with httpx.Client(
+            base_url=self.base_url, timeout=5, headers={"Connection": "close"}
+        ) as client:
             while time.monotonic() < deadline:
                 if not self.running:
                     raise RuntimeError(
@@ -114,8 +129,12 @@ class ServerProcess:
                 try:
                     response = client.get(self.ready_path)
                     if response.status_code == 200:
-                        return
-                    last = f"{response.status_code} {response.text[:200]}"
+                        seen.add(response.headers.get("X-Robolearn-Process", "main"))
+                        if len(seen) >= self.workers:
+                            return
+                        last = f"ready: {', '.join(sorted(seen))} of {self.workers} workers"
+                    else:
+                        last = f"{response.status_code} {response.text[:200]}"
                 except httpx.TransportError as exc:
                     last = repr(exc)
                 time.sleep(0.1)
@@ -142,20 +161,30 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait(10)
 
-    def rss(self) -> int:
-        """Resident set size of the server process in bytes (0 if it is gone)."""
+    def processes(self) -> list[psutil.Process]:
+        """The server process and its children (the workers of ``serve --workers``)."""
         try:
-            return int(psutil.Process(self.pid).memory_info().rss)
+            root = psutil.Process(self.pid)
+            return [root, *root.children(recursive=True)]
         except (psutil.Error, RuntimeError):
-            return 0
+            return []
+
+    def rss(self) -> int:
+        """Resident set size of the server's processes in bytes (0 if they are gone)."""
+        total = 0
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_info().rss
+        return total
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far."""
-        try:
-            times = psutil.Process(self.pid).cpu_times()
-        except (psutil.Error, RuntimeError):
-            return 0.0
-        return float(times.user + times.system)
+        """User + system CPU time the server's running processes have used so far."""
+        total = 0.0
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -180,16 +209,26 @@ def _base_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def robolearn_server(
-    port: int, data_dir: Path, env: Mapping[str, str] = {}, *, name: str = "robolearn"
+    port: int,
+    data_dir: Path,
+    env: Mapping[str, str] = {},
+    *,
+    name: str = "robolearn",
+    workers: int = 1,
 ) -> ServerProcess:
-    """``python -m robolearn serve`` on 127.0.0.1:``port``, embedded PostgreSQL in ``data_dir``
-    unless ``env`` has a ``DATABASE_URL``."""
+    """``python -m robolearn serve`` on 127.0.0.1:``port`` (with ``--workers`` when
+    ``workers`` > 1), embedded PostgreSQL in ``data_dir`` unless ``env`` has a
+    ``DATABASE_URL``."""
+    argv = [sys.executable, "-m", "robolearn", "serve", "--bind", f"127.0.0.1:{port}"]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     return ServerProcess(
         name=name,
-        argv=[sys.executable, "-m", "robolearn", "serve", "--bind", f"127.0.0.1:{port}"],
+        argv=argv,
         env=_base_env({"ROBOLEARN_DATA_DIR": str(data_dir), **env}),
         port=port,
         log_path=data_dir / f"{name}.log",
+        workers=workers,
     )
 
 

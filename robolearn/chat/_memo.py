@@ -1,10 +1,12 @@
 """What a thread's actor remembers of its thread between turns, and the store that uses it.
 
 A thread's actor is the only writer of its thread (every request that changes a thread goes
-through it), so it can keep the thread's metadata and newest items in memory: a follow-up
-message then costs one database write before its first event instead of three reads and a
-write. The memo is write-through and belongs to one actor incarnation: passivation, a crash
-or a restart drop it, and the database stays the truth.
+through it, and across processes it works under the thread's lock), so it can keep the
+thread's metadata and newest items in memory: a follow-up message then costs one database
+write before its first event instead of three reads and a write. The memo is write-through
+and belongs to one actor incarnation: passivation, a crash or a restart drop it, and the
+database stays the truth. Whenever the actor (re)takes the thread's lock, the thread's
+version tells whether anyone else wrote the thread since; if so the memo starts afresh.
 
 Only requests that carry a memo (the actor's turns) use it; reads that bypass the actors
 (``items.list``, ``threads.get_by_id``...) always go to the database, which every write has
@@ -41,11 +43,29 @@ class ThreadMemo:
     thread: ThreadMetadata | None = None
     items: list[ThreadItem] | None = None
     whole: bool = False
+    # The thread's version (migration 0007) as of what is remembered: read when the thread's
+    # lock was taken, then counted up by each of this actor's writes (each adds one). None:
+    # unknown.
+    version: int | None = None
 
     def forget(self) -> None:
         self.thread = None
         self.items = None
         self.whole = False
+        self.version = None
+
+    def check(self, version: int | None) -> None:
+        """The thread's lock was (re)taken and the thread is at ``version``: forget what
+        is remembered unless nobody else wrote the thread since (another process's turn, a
+        rename through any process)."""
+        if version is None or version != self.version:
+            self.forget()
+        self.version = version
+
+    def wrote(self) -> None:
+        """This actor's write to the thread was confirmed: the version went up by one."""
+        if self.version is not None:
+            self.version += 1
 
     def newest(self, limit: int) -> Page[ThreadItem] | None:
         """The page ``load_thread_items(after=None, limit, "desc")`` returns, if known."""
@@ -143,6 +163,7 @@ class MemoStore(Store[RequestContext]):
                 memo.forget()
             raise
         if memo is not None:
+            memo.wrote()
             update(memo)
 
     # -- ids ------------------------------------------------------------------------------------

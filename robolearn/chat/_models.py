@@ -82,7 +82,11 @@ def build_model(
             settings.scripted_tokens,
             settings.scripted_delay_ms,
         )
-        return ScriptedTokensModel(settings.scripted_tokens, settings.scripted_delay_ms / 1000)
+        return ScriptedTokensModel(
+            settings.scripted_tokens,
+            settings.scripted_delay_ms / 1000,
+            echo_history=settings.scripted_echo_history,
+        )
     if choice == "openai":
         if client is None:
             raise ValueError("a provider model needs a provider client")

@@ -112,16 +112,24 @@ class ScriptedTokensModel(TextStreamModel):
     tokens that came due meanwhile, and gets them back to back, as a real model's stream
     delivers what piled up in the socket. (Sleeping ``delay`` after each token instead would
     let a busy server slow the model down with it.)
+
+    ``echo_history`` adds `` [history N]`` to the first delta: N items of history came
+    before the user's message in the model's input, so a test can see from outside what a
+    turn was given.
     """
 
-    def __init__(self, tokens: int = 50, delay: float = 0.005) -> None:
+    def __init__(self, tokens: int = 50, delay: float = 0.005, echo_history: bool = False) -> None:
         self._tokens = tokens
         self._delay = delay
+        self._echo_history = echo_history
 
     async def text_deltas(
         self, system_instructions: str | None, input: str | list[TResponseInputItem]
     ) -> AsyncIterator[str]:
-        yield f"answer to: {last_user_text(input)}"
+        first = f"answer to: {last_user_text(input)}"
+        if self._echo_history:
+            first += f" [history {0 if isinstance(input, str) else len(input) - 1}]"
+        yield first
         due = _aio.loop_time()
         for n in range(1, self._tokens):
             if self._delay > 0:

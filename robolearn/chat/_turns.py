@@ -26,7 +26,7 @@ from robolearn._aio import run_aio_stream
 from robolearn._memory import GarbageBudget
 from robolearn.actors import ReplySender
 from robolearn.obs import Tracing, bind_log_context
-from robolearn.store import BlobStore, LimitExceeded
+from robolearn.store import BlobStore, LimitExceeded, StoreUnavailable, ThreadLease, ThreadLocks
 
 from ._context import RequestContext
 from ._memo import ThreadMemo
@@ -99,6 +99,8 @@ class ChatTurns:
     flush_interval: float = 0.0
     # Collects the garbage of turns that read big attachments (see robolearn._memory).
     garbage: GarbageBudget | None = None
+    # One writer per thread across processes: a turn runs under its thread's lock.
+    locks: ThreadLocks | None = None
 
     def __call__(self, key: ThreadKey) -> ThreadActor:
         """The behaviour of a new incarnation of ``key``'s actor (a `BehaviourFactory`)."""
@@ -184,16 +186,24 @@ class ChatTurns:
                 await reply.send(owed)
 
 
-@attrs.frozen
+@attrs.define
 class ThreadActor:
     """One incarnation of a thread's actor: the shared turns plus what it remembers.
 
     A new incarnation (first message, after passivation or a crash) starts with an empty
     memo, so nothing it remembers outlives the actor that wrote it.
+
+    With thread locks, each turn runs under the thread's lock, taken before the turn's first
+    read and kept while mail is waiting, then given back when the mailbox is empty
+    (``on_idle``) or, if another process waits for it, after the turn. A lock that was given
+    back and taken again brings the thread's version, which the memo checks. A turn whose lock
+    is lost (the lock session ended) is cancelled, as if stopped, and its requester told.
     """
 
     turns: ChatTurns
     memo: ThreadMemo
+    # The lease the memo was last checked against.
+    lease: ThreadLease | None = None
 
     async def on_start(self, key: ThreadKey) -> None:
         return None
@@ -201,10 +211,41 @@ class ThreadActor:
     async def handle(
         self, key: ThreadKey, job: ChatJob, reply: ReplySender[bytes | TurnFailed]
     ) -> None:
-        await self.turns.handle(key, job, reply, self.memo)
+        locks = self.turns.locks
+        if locks is None:
+            await self.turns.handle(key, job, reply, self.memo)
+            return
+        try:
+            lease = await locks.acquire(*key)
+        except StoreUnavailable as exc:
+            await reply.send(TurnFailed(exc))
+            return
+        if lease is not self.lease:
+            self.lease = lease
+            if self.memo.version is not None and self.memo.version != lease.version:
+                _log.debug(
+                    "thread written elsewhere (version %s, remembered %s): memo dropped",
+                    lease.version,
+                    self.memo.version,
+                )
+            self.memo.check(lease.version)
+        with lease.guard() as guard:
+            await self.turns.handle(key, job, reply, self.memo)
+        if guard.cancelled_caught:
+            self.memo.forget()
+            await reply.send(
+                TurnFailed(StoreUnavailable("database unavailable: the thread's lock was lost"))
+            )
+        elif lease.contended:
+            locks.release(*key)
+
+    async def on_idle(self, key: ThreadKey) -> None:
+        if self.turns.locks is not None:
+            self.turns.locks.release(*key)
 
     async def on_stop(self, key: ThreadKey) -> None:
-        return None
+        if self.turns.locks is not None:
+            self.turns.locks.release(*key)
 
 
 @attrs.frozen

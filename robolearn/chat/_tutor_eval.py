@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
 import attrs
-from agents import Agent, RunConfig, Runner
+from agents import Agent, RunConfig, Runner, TResponseInputItem
 from agents.models.interface import Model
 
 from robolearn.rag import (
     EvalQuestion,
     RankScores,
+    Refusals,
     SearchIndex,
     first_relevant_rank,
     oos_scores,
@@ -62,6 +63,7 @@ class TutorReport:
     citation_precision: float
     oos_precision: float
     oos_recall: float
+    refusals: Refusals
     p50_ms: float
     p95_ms: float
     misses: tuple[str, ...]
@@ -75,10 +77,12 @@ def cited_urls(answer: str) -> list[str]:
 async def answer_questions(
     index: SearchIndex, questions: Sequence[EvalQuestion], *, model: Model | None = None
 ) -> AsyncIterator[TutorAnswer]:
-    """Run each question as a first message through the agent (asyncio code).
+    """Run each question through the agent (asyncio code), as a thread's first message.
 
     The model defaults to the offline tutor without delays. A question's ``page`` becomes
-    the reader's page context, as the frontend would send it.
+    the reader's page context, as the frontend would send it. A follow-up is the second
+    message of its thread: its ``previous`` message is answered first (untimed) and that
+    exchange is the history the follow-up is asked after.
     """
     model = model or LocalTutorModel(delay=0)
     tool = search_tool(lambda: index)
@@ -90,13 +94,16 @@ async def answer_questions(
             model=model,
             tools=[tool],
         )
+        context = RequestContext(user_id="eval", page_context=page)
+        run_config = RunConfig(tracing_disabled=True)
+        turn: str | list[TResponseInputItem] = question.text
+        if question.previous is not None:
+            earlier = await Runner.run(
+                agent, question.previous, context=context, run_config=run_config
+            )
+            turn = [*earlier.to_input_list(), {"role": "user", "content": question.text}]
         started = time.perf_counter()
-        result = await Runner.run(
-            agent,
-            question.text,
-            context=RequestContext(user_id="eval", page_context=page),
-            run_config=RunConfig(tracing_disabled=True),
-        )
+        result = await Runner.run(agent, turn, context=context, run_config=run_config)
         yield TutorAnswer(question, str(result.final_output), time.perf_counter() - started)
 
 
@@ -129,6 +136,7 @@ def score_answers(answers: Sequence[TutorAnswer], index: SearchIndex) -> TutorRe
         citation_precision=statistics.fmean(precisions) if precisions else 0.0,
         oos_precision=precision,
         oos_recall=recall,
+        refusals=Refusals.count(flags),
         p50_ms=statistics.median(latencies) if latencies else 0.0,
         p95_ms=latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
         misses=tuple(misses),

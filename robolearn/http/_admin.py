@@ -6,7 +6,8 @@ the ``X-Admin-Token`` header. Never enable it in production: it can interrupt an
 - ``POST /admin/actors/cancel`` with ``{"user": "<owner>", "key": "<thread id>"}``: cancel
   that thread's actor (its running turn persists a partial answer; the client gets an
   ``error`` event).
-- ``GET /admin/stats``: the actor system's statistics, live asyncio tasks and trio tasks.
+- ``GET /admin/stats``: the actor system's statistics, live asyncio tasks and trio tasks,
+  and the thread locks' statistics.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def register_admin(app: QuartTrio, services: Services, token: str) -> None:
                 "actors": attrs.asdict(services.actors.statistics()),
                 "asyncio_tasks": _aio.pending_asyncio_tasks(),
                 "trio_tasks": _count_trio_tasks(),
+                "thread_locks": (
+                    None if services.locks is None else attrs.asdict(services.locks.statistics())
+                ),
             }
         )
 

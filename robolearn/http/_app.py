@@ -116,9 +116,14 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
     async def metrics() -> Response:
         return Response(door.metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
+    def answered_by(response: Response) -> Response:
+        # Health is per process: with `serve --workers` the name tells which one answered.
+        response.headers["X-Robolearn-Process"] = services.process
+        return response
+
     @app.get("/healthz")
     async def healthz() -> Response:
-        return jsonify({"status": "ok"})
+        return answered_by(jsonify({"status": "ok"}))
 
     @app.get("/readyz")
     async def readyz() -> tuple[Response, int]:
@@ -143,6 +148,6 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
         checks["index"] = "ok" if services.textbook.loaded else "not loaded"
         ready = all(value == "ok" for value in checks.values())
         body = {"status": "ready" if ready else "not ready", "checks": checks}
-        return jsonify(body), 200 if ready else 503
+        return answered_by(jsonify(body)), 200 if ready else 503
 
     return app

@@ -23,14 +23,16 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 import trio
-from hypercorn.config import Config
+from hypercorn.config import Config, Sockets
 from hypercorn.events import Closed, Event, RawData, Updated
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
 from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import AppWrapper, ConnectionState, Framework, LifespanState
-from hypercorn.utils import ShutdownError, raise_shutdown, repr_socket_addr, wrap_app
+from hypercorn.utils import ShutdownError, raise_shutdown, wrap_app
+
+from robolearn._hypercorn import bound_urls
 
 __all__ = ["BurstListener", "serve_app"]
 
@@ -226,12 +228,16 @@ async def serve_app(
     *,
     shutdown_trigger: Callable[[], Awaitable[None]],
     header_timeout: float | None = None,
+    sockets: Sockets | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` as ``hypercorn.trio.serve`` does, until ``shutdown_trigger`` returns.
 
     Reports the bound URLs through ``task_status``. After the trigger, open connections get
     ``config.graceful_timeout`` seconds to finish. HTTP/3 (QUIC) is not served.
+
+    ``sockets``: sockets bound by another process and inherited (``robolearn serve
+    --workers``), served instead of binding ``config.bind``.
 
     A connection has ``header_timeout`` seconds (default: ``config.keep_alive_timeout``, as
     in hypercorn) for each request head and ``config.keep_alive_timeout`` to start its next
@@ -246,7 +252,7 @@ async def serve_app(
         await lifespan_nursery.start(lifespan.handle_lifespan)
         await lifespan.wait_for_startup()
         async with trio.open_nursery() as server_nursery:
-            listeners, binds = _listeners(config)
+            listeners, binds = _listeners(config, sockets or config.create_sockets())
             for bind in binds:
                 await config.log.info(f"Running on {bind} (CTRL + C to quit)")
             task_status.started(binds)
@@ -280,19 +286,16 @@ async def serve_app(
 
 
 def _listeners(
-    config: Config,
+    config: Config, sockets: Sockets
 ) -> tuple[list[trio.abc.Listener[trio.abc.Stream]], list[str]]:
-    sockets = config.create_sockets()
     listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
-    binds = []
+    # listen() again on an inherited socket that listens already only sets the same backlog.
     for sock in sockets.secure_sockets:
         ssl_context = config.create_ssl_context()
         assert ssl_context is not None  # secure sockets exist only when TLS is configured
         sock.listen(config.backlog)
         listeners.append(trio.SSLListener(BurstListener(sock), ssl_context, https_compatible=True))
-        binds.append(f"https://{repr_socket_addr(sock.family, sock.getsockname())}")
     for sock in sockets.insecure_sockets:
         sock.listen(config.backlog)
         listeners.append(BurstListener(sock))
-        binds.append(f"http://{repr_socket_addr(sock.family, sock.getsockname())}")
-    return listeners, binds
+    return listeners, bound_urls(sockets)

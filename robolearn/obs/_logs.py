@@ -58,7 +58,12 @@ class _ContextFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """Render a record as one line of JSON: time, level, logger, message, context tags."""
+    """Render a record as one line of JSON: time, level, logger, message, context tags, and
+    the process (``supervisor``, ``worker-K``) when several share the output."""
+
+    def __init__(self, process: str | None = None) -> None:
+        super().__init__()
+        self._process = process
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -67,6 +72,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if self._process is not None:
+            entry["process"] = self._process
         for key in ("request_id", "thread_id", "actor_key"):
             value = getattr(record, key, None)
             if value is not None:
@@ -87,14 +94,23 @@ class _TextFormatter(logging.Formatter):
         return f"{line} [{' '.join(tags)}]" if tags else line
 
 
-def configure_logging(level: str, style: Literal["json", "text"] = "json") -> None:
-    """Send every log line to stderr in ``style``; replaces handlers set up before."""
+def configure_logging(
+    level: str, style: Literal["json", "text"] = "json", *, process: str | None = None
+) -> None:
+    """Send every log line to stderr in ``style``; replaces handlers set up before.
+
+    ``process`` tags every line with the process that wrote it, for processes that share
+    stderr (``robolearn serve --workers``).
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
     if style == "json":
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(process))
     else:
-        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        tag = f" [{process}]" if process else ""
+        handler.setFormatter(
+            _TextFormatter(f"%(asctime)s %(levelname)s{tag} %(name)s: %(message)s")
+        )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -2,6 +2,12 @@
 
 Counters and histograms are updated where things happen; actor and pool statistics are read
 when ``/metrics`` is scraped, so they cost nothing in between.
+
+Every sample carries a ``process`` label naming the process that counted it: ``main`` for a
+single server, ``worker-1`` ... ``worker-N`` under ``robolearn serve --workers N``, so the
+same queries (summed over ``process``) work either way. A name, not a pid: a restarted
+worker continues its predecessor's series (a counter reset, which ``rate()`` handles) rather
+than starting new ones.
 """
 
 from __future__ import annotations
@@ -31,6 +37,23 @@ class _SnapshotCollector(Collector):
             yield GaugeMetricFamily(f"{self._prefix}_{name}", f"{self._help}: {name}", value=value)
 
 
+class _ProcessLabelled(Collector):
+    """Every family of ``registry``, each sample with ``process="<name>"`` added."""
+
+    def __init__(self, registry: CollectorRegistry, process: str):
+        self._registry = registry
+        self._process = process
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._registry.collect():
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            labelled.samples = [
+                sample._replace(labels={**sample.labels, "process": self._process})
+                for sample in family.samples
+            ]
+            yield labelled
+
+
 class _CounterCollector(Collector):
     """One counter read from ``read()`` at scrape time (exposed as ``<name>_total``)."""
 
@@ -46,6 +69,8 @@ class _CounterCollector(Collector):
 @attrs.define
 class Metrics:
     registry: CollectorRegistry = attrs.field(factory=lambda: CollectorRegistry(auto_describe=True))
+    process: str = attrs.field(default="main", kw_only=True)
+    """The ``process`` label of every sample (see the module's docstring)."""
     requests: Counter = attrs.field(init=False)
     request_seconds: Histogram = attrs.field(init=False)
     first_event_seconds: Histogram = attrs.field(init=False)
@@ -55,9 +80,11 @@ class Metrics:
     agent_run_seconds: Histogram = attrs.field(init=False)
     tool_calls: Counter = attrs.field(init=False)
     feedback: Counter = attrs.field(init=False)
+    _exposed: _ProcessLabelled = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
+        self._exposed = _ProcessLabelled(r, self.process)
         self.requests = Counter(
             "robolearn_requests",
             "ChatKit requests by type and HTTP status",
@@ -132,4 +159,4 @@ class Metrics:
         self.registry.register(_CounterCollector(name, help_text, read))
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)

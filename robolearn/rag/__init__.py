@@ -22,13 +22,12 @@ from robolearn.rag._analyzer import analyze, analyze_query
 from robolearn.rag._chunking import Chunk, chunk_lesson, chunk_lessons
 from robolearn.rag._embeddings import Embedder, OpenAIEmbedder
 from robolearn.rag._eval import (
-    EvalQuestion,
     RankScores,
+    Refusals,
     RetrievalReport,
     best_oos_threshold,
     evaluate_retrieval,
     first_relevant_rank,
-    load_questions,
     oos_scores,
     rank_scores,
 )
@@ -43,6 +42,14 @@ from robolearn.rag._live import (
     open_live_index,
 )
 from robolearn.rag._progress import TextProgress
+from robolearn.rag._questions import (
+    SPLITS,
+    EvalQuestion,
+    Split,
+    load_questions,
+    question_split,
+    select_split,
+)
 from robolearn.rag._repository import (
     Database,
     IngestProgress,
@@ -67,6 +74,7 @@ __all__ = [
     "DEMO_DOCS",
     "HARDWARE_TIERS",
     "MAX_LIMIT",
+    "SPLITS",
     "Chunk",
     "Database",
     "Embedder",
@@ -81,6 +89,7 @@ __all__ = [
     "OpenAIEmbedder",
     "RagRepository",
     "RankScores",
+    "Refusals",
     "RetrievalReport",
     "SearchArgumentError",
     "SearchConfig",
@@ -88,6 +97,7 @@ __all__ = [
     "SearchOutcome",
     "SearchResult",
     "Sentence",
+    "Split",
     "StoredCorpus",
     "StoredLesson",
     "TextProgress",
@@ -109,8 +119,10 @@ __all__ = [
     "parse_lesson",
     "plan_ingest",
     "prose_sentences",
+    "question_split",
     "rank_scores",
     "read_lessons",
+    "select_split",
     "split_frontmatter",
     "stem",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
 
 from robolearn.rag._stemmer import stem
 
@@ -50,6 +51,25 @@ QUERY_FILLER = _word_set(
 )
 
 
+# British spellings folded into American ones before stemming, in the book and in questions
+# alike: the stemmer keeps "randomised" and "randomized" apart, and students write both.
+# Applied to both sides, a word folded by mistake ("premise" → "premize") still matches
+# itself, so the rules can be broad.
+_BRITISH: Final = (
+    (re.compile(r"(?<=\w{3})is(e|ed|es|ing|ation|ations)$"), r"iz\1"),
+    (re.compile(r"(?<=\w{3})ys(e|ed|es|ing)$"), r"yz\1"),
+    (re.compile(r"(?<=\w{3})our(s|ed|ing|ful|ite|ites)?$"), r"or\1"),
+    (re.compile(r"(?<=\w{2})tre(s)?$"), r"ter\1"),
+)
+
+
+def american(word: str) -> str:
+    """``word`` with British -ise, -yse, -our and -tre endings spelled the American way."""
+    for pattern, replacement in _BRITISH:
+        word = pattern.sub(replacement, word)
+    return word
+
+
 def words(text: str) -> list[str]:
     """Split ``text`` into lowercase words (Unicode-aware, no stemming or stopwords)."""
     normalized = unicodedata.normalize("NFKC", text).casefold()
@@ -77,11 +97,11 @@ def analyze(
         if len(word) == 1 and not word.isdigit():
             continue
         if stem_cache is None:
-            terms.append(stem(word))
+            terms.append(stem(american(word)))
             continue
         stemmed = stem_cache.get(word)
         if stemmed is None:
-            stemmed = stem_cache[word] = stem(word)
+            stemmed = stem_cache[word] = stem(american(word))
         terms.append(stemmed)
     return terms
 

@@ -1,44 +1,32 @@
 """Retrieval quality on a question set: lesson-level R@1, R@5, MRR and out-of-scope handling.
 
-Questions are JSON lines ``{"question", "expected": [doc paths], "page"?}``; an empty
-``expected`` marks a question the book does not cover. ``robolearn eval`` and
+Question sets are read by :mod:`robolearn.rag._questions`. ``robolearn eval`` and
 ``benchmarks/rag_eval.py`` both score with this module.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import attrs
 
 from robolearn.rag._chunking import Chunk
-from robolearn.rag._search import SearchConfig, SearchIndex
+from robolearn.rag._questions import EvalQuestion
+from robolearn.rag._search import SearchConfig, SearchIndex, SearchOutcome
 
 __all__ = [
-    "EvalQuestion",
     "RankScores",
+    "Refusals",
     "RetrievalReport",
     "best_oos_threshold",
     "evaluate_retrieval",
-    "load_questions",
     "oos_scores",
     "rank_scores",
 ]
 
 RANK_DEPTH = 20
-
-
-@attrs.frozen
-class EvalQuestion:
-    """One question; ``expected`` doc paths (empty: out of scope); ``page`` being read."""
-
-    text: str
-    expected: tuple[str, ...]
-    page: str | None = None
 
 
 @attrs.frozen
@@ -52,7 +40,10 @@ class RankScores:
 
 @attrs.frozen
 class RetrievalReport:
-    """How one ranking did: quality on covered questions, out-of-scope flags, speed."""
+    """How one ranking did: quality on covered questions, out-of-scope flags, speed.
+
+    ``scores`` are over every covered question, ``followups`` over the follow-ups alone.
+    """
 
     name: str
     build_seconds: float
@@ -60,19 +51,32 @@ class RetrievalReport:
     oos_precision: float
     oos_recall: float
     threshold: float
+    refusals: Refusals
+    followups: RankScores
     p50_ms: float
     p95_ms: float
     misses: tuple[str, ...]
 
 
-def load_questions(path: Path) -> list[EvalQuestion]:
-    """Read a question set (JSON lines)."""
-    questions = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            questions.append(EvalQuestion(row["question"], tuple(row["expected"]), row.get("page")))
-    return questions
+@attrs.frozen
+class Refusals:
+    """How many questions were flagged "not covered", out of scope and in scope."""
+
+    out_of_scope: int
+    out_of_scope_total: int
+    in_scope: int
+    in_scope_total: int
+
+    @classmethod
+    def count(cls, flags: Iterable[tuple[bool, bool]]) -> Refusals:
+        """From ``(flagged, really out of scope)`` pairs."""
+        pairs = list(flags)
+        return cls(
+            out_of_scope=sum(flagged and oos for flagged, oos in pairs),
+            out_of_scope_total=sum(oos for _, oos in pairs),
+            in_scope=sum(flagged and not oos for flagged, oos in pairs),
+            in_scope_total=sum(not oos for _, oos in pairs),
+        )
 
 
 def rank_scores(ranks: Sequence[int | None]) -> RankScores:
@@ -137,12 +141,11 @@ def evaluate_retrieval(
     build_seconds = time.perf_counter() - started
 
     ranks: list[int | None] = []
+    followup_ranks: list[int | None] = []
     misses: list[str] = []
     confidences: list[tuple[float, bool, bool]] = []
     for question in questions:
-        outcome = index.search_with_coverage(
-            question.text, limit=RANK_DEPTH, page_path=question.page
-        )
+        outcome = _search(index, question, RANK_DEPTH)
         forced = outcome.covered and outcome.confidence < config.covered_threshold
         confidences.append((outcome.confidence, forced, not question.expected))
         if not question.expected:
@@ -150,18 +153,21 @@ def evaluate_retrieval(
         ranked = [result.path for result in outcome.results]
         rank = first_relevant_rank(ranked, question.expected)
         ranks.append(rank)
+        if question.previous is not None:
+            followup_ranks.append(rank)
         if rank != 1:
             top = ranked[0] if ranked else "-"
             misses.append(f"  rank={rank} q={question.text!r}\n      top={top}")
 
     threshold = best_oos_threshold(confidences) if calibrate else config.covered_threshold
-    precision, recall = oos_scores(_flags(confidences, threshold))
+    flags = _flags(confidences, threshold)
+    precision, recall = oos_scores(flags)
 
     latencies = []
     for _ in range(latency_rounds):
         for question in questions:
             started = time.perf_counter()
-            index.search_with_coverage(question.text, limit=5, page_path=question.page)
+            _search(index, question, 5)
             latencies.append((time.perf_counter() - started) * 1000)
     latencies.sort()
     return RetrievalReport(
@@ -171,9 +177,18 @@ def evaluate_retrieval(
         oos_precision=precision,
         oos_recall=recall,
         threshold=threshold,
+        refusals=Refusals.count(flags),
+        followups=rank_scores(followup_ranks),
         p50_ms=statistics.median(latencies) if latencies else 0.0,
         p95_ms=latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
         misses=tuple(misses),
+    )
+
+
+def _search(index: SearchIndex, question: EvalQuestion, limit: int) -> SearchOutcome:
+    # As the tutor searches: with the page being read and the student's previous message.
+    return index.search_with_coverage(
+        question.text, limit=limit, page_path=question.page, previous=question.previous
     )
 
 

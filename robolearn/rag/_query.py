@@ -140,10 +140,16 @@ class QueryAnalyzer:
     synonyms: Mapping[str, tuple[str, ...]]
     synonym_weight: float
     drop_filler: bool
+    previous_weight: float = 0.0
 
     @classmethod
     def create(
-        cls, *, student_vocabulary: bool, synonym_weight: float, drop_filler: bool
+        cls,
+        *,
+        student_vocabulary: bool,
+        synonym_weight: float,
+        drop_filler: bool,
+        previous_weight: float = 0.0,
     ) -> QueryAnalyzer:
         """``student_vocabulary=False`` disables shorthand and synonyms (plain BM25)."""
         shorthand: dict[str, tuple[str, ...]] = {}
@@ -161,18 +167,38 @@ class QueryAnalyzer:
             synonyms=MappingProxyType(synonyms),
             synonym_weight=synonym_weight,
             drop_filler=drop_filler,
+            previous_weight=previous_weight,
         )
 
-    def analyze(self, question: str) -> Query:
-        raw = analyze_query(question) if self.drop_filler else analyze(question)
-        terms = tuple(spelled for term in raw for spelled in self.shorthand.get(term, (term,)))
+    def analyze(self, question: str, previous: str | None = None) -> Query:
+        """Analyze ``question``; ``previous`` is the student's earlier message, if any.
+
+        A follow-up ("and on windows?") leaves its topic in the earlier message, so that
+        message's terms join the query at ``previous_weight``: enough to pick the topic,
+        too little to outvote what the student asks now.
+        """
+        terms = self._terms(question)
         weights: dict[str, float] = dict(Counter(terms))
-        for term in terms:
-            for synonym in self.synonyms.get(term, ()):
-                weights.setdefault(synonym, self.synonym_weight)
+        self._add_synonyms(weights, terms, 1.0)
+        if previous and self.previous_weight > 0:
+            earlier = self._terms(previous)
+            for term in earlier:
+                weights.setdefault(term, self.previous_weight)
+            self._add_synonyms(weights, earlier, self.previous_weight)
         return Query(
             terms=terms,
             weights=MappingProxyType(weights),
             place=BookPlace.named_in(question),
             points_at_page=not _DEICTIC_WORDS.isdisjoint(words(question)),
         )
+
+    def _terms(self, text: str) -> tuple[str, ...]:
+        raw = analyze_query(text) if self.drop_filler else analyze(text)
+        return tuple(spelled for term in raw for spelled in self.shorthand.get(term, (term,)))
+
+    def _add_synonyms(
+        self, weights: dict[str, float], terms: tuple[str, ...], scale: float
+    ) -> None:
+        for term in terms:
+            for synonym in self.synonyms.get(term, ()):
+                weights.setdefault(synonym, self.synonym_weight * scale)

@@ -24,6 +24,13 @@ from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits
 from ._rates import SharedRates
 from ._slots import Slot, SlotStatistics, StreamSlotLocks, open_stream_slot_locks
 from ._supervisor import Backoff, PostgresSupervisor, SupervisorStatistics
+from ._thread_locks import (
+    ThreadLease,
+    ThreadLocks,
+    ThreadLockStatistics,
+    lock_key,
+    open_thread_locks,
+)
 
 __all__ = [
     "Backoff",
@@ -49,13 +56,18 @@ __all__ = [
     "StoreUnavailable",
     "StreamSlotLocks",
     "SupervisorStatistics",
+    "ThreadLease",
+    "ThreadLockStatistics",
+    "ThreadLocks",
     "TooLong",
     "UploadConflict",
     "UploadSlot",
     "apply_migrations",
     "check_id",
     "load_migrations",
+    "lock_key",
     "open_embedded_postgres",
     "open_store",
     "open_stream_slot_locks",
+    "open_thread_locks",
 ]

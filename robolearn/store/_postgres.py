@@ -146,7 +146,8 @@ class PostgresStore(Store[StoreContext]):
             return _affected(
                 conn,
                 "INSERT INTO threads (id, user_id, data) VALUES (%s, %s, %s::jsonb)"
-                " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = now()"
+                " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = now(),"
+                " version = threads.version + 1"
                 " WHERE threads.user_id = EXCLUDED.user_id RETURNING 1",
                 (thread.id, context.user_id, data),
             )
@@ -172,7 +173,8 @@ class PostgresStore(Store[StoreContext]):
         # One statement: the row lock, the comparison (as jsonb values) and the write are
         # one atomic step, and one round trip.
         sql = (
-            b"UPDATE threads SET updated_at = now(), data = data || COALESCE(("
+            b"UPDATE threads SET updated_at = now(), version = version + 1,"
+            b" data = data || COALESCE(("
             b" SELECT jsonb_object_agg(change.key, change.value)"
             b" FROM jsonb_each(%(changes)s::jsonb) AS change"
             b" WHERE %(expected)s::jsonb IS NULL"
@@ -298,13 +300,15 @@ class PostgresStore(Store[StoreContext]):
         data = self._payload(item)
 
         def query(conn: _Conn) -> bool:
+            # The thread's version goes up in the same statement (see migration 0007).
             return _affected(
                 conn,
-                "INSERT INTO items (thread_id, id, data)"
-                " SELECT t.id, %s, %s::jsonb FROM threads t WHERE t.id = %s AND t.user_id = %s"
+                "WITH t AS (UPDATE threads SET version = version + 1"
+                " WHERE id = %s AND user_id = %s RETURNING id)"
+                " INSERT INTO items (thread_id, id, data) SELECT t.id, %s, %s::jsonb FROM t"
                 " ON CONFLICT (thread_id, id)"
                 " DO UPDATE SET data = EXCLUDED.data, updated_at = now() RETURNING 1",
-                (item.id, data, thread_id, context.user_id),
+                (thread_id, context.user_id, item.id, data),
             )
 
         if not await self._run(query):
@@ -332,9 +336,10 @@ class PostgresStore(Store[StoreContext]):
         check_id("thread id", thread_id)
         check_id("item id", item_id)
         await self._execute(
-            "DELETE FROM items i USING threads t WHERE i.thread_id = t.id"
-            " AND i.thread_id = %s AND i.id = %s AND t.user_id = %s",
-            (thread_id, item_id, context.user_id),
+            "WITH t AS (UPDATE threads SET version = version + 1"
+            " WHERE id = %s AND user_id = %s RETURNING id)"
+            " DELETE FROM items i USING t WHERE i.thread_id = t.id AND i.id = %s",
+            (thread_id, context.user_id, item_id),
         )
 
     # -- attachments ---------------------------------------------------------------------------
@@ -484,13 +489,23 @@ class PostgresStore(Store[StoreContext]):
         """
         return await self._run(fn)
 
+    @property
+    def conninfo(self) -> str:
+        """The connection string of the database (an embedded server's, if ``open_store``
+        started one), for sessions of their own (thread locks) and for worker processes."""
+        conninfo = self._pool.conninfo
+        # psycopg_pool takes a callable too; the store is always built with a string.
+        return conninfo if isinstance(conninfo, str) else conninfo()
+
     def connect_dedicated(self, purpose: str) -> _Conn:
         """A connection of its own, outside the pool, to the same database with the same
         options: for session state such as advisory locks. Blocking; the caller closes it.
         ``purpose`` names it in ``pg_stat_activity``."""
-        conninfo, kwargs = self._pool.conninfo, self._pool.kwargs
-        assert isinstance(conninfo, str) and isinstance(kwargs, dict)  # as open_store sets them
-        return psycopg.connect(conninfo, **{**kwargs, "application_name": f"robolearn {purpose}"})
+        kwargs = self._pool.kwargs
+        assert isinstance(kwargs, dict)  # as open_store sets them
+        return psycopg.connect(
+            self.conninfo, **{**kwargs, "application_name": f"robolearn {purpose}"}
+        )
 
     def pool_stats(self) -> dict[str, float]:
         """The connection pool's counters (psycopg_pool's ``get_stats``), for metrics."""

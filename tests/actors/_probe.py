@@ -27,6 +27,9 @@ class Probe:
     max_running_per_key: int = 0
     on_start: Callable[[str], Awaitable[None]] | None = None
     on_stop: Callable[[str], Awaitable[None]] | None = None
+    on_idle: Callable[[str], Awaitable[None]] | None = None
+    # Kept apart from ``events``: (key, payloads whose turn had finished by then).
+    idles: list[tuple[str, int]] = attrs.Factory(list)
     incarnations: int = 0
 
     def factory(self, key: str) -> Behaviour[str, Any, Any]:
@@ -69,6 +72,11 @@ class _ProbeBehaviour(Behaviour[str, Any, Any]):
         finally:
             probe.running[key] -= 1
         probe.events.append(("done", key, payload))
+
+    async def on_idle(self, key: str) -> None:
+        self.probe.idles.append((key, len(self.probe.finished(key))))
+        if self.probe.on_idle is not None:
+            await self.probe.on_idle(key)
 
     async def on_stop(self, key: str) -> None:
         self.probe.events.append(("stop", key, self.incarnation))

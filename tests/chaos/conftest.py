@@ -27,11 +27,17 @@ ServerFactory = Callable[..., ServerProcess]
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
-    """``start_server(tokens=, delay_ms=, **env)`` starts a server and waits for /readyz."""
+    """``start_server(tokens=, delay_ms=, workers=, **env)`` starts a server and waits for
+    /readyz (from each worker, with ``workers``)."""
     started: list[ServerProcess] = []
 
     def start(
-        *, tokens: int = 20, delay_ms: float = 10.0, name: str = "robolearn", **env: str
+        *,
+        tokens: int = 20,
+        delay_ms: float = 10.0,
+        name: str = "robolearn",
+        workers: int = 1,
+        **env: str,
     ) -> ServerProcess:
         process = robolearn_server(
             free_port(),
@@ -44,6 +50,7 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
                 **env,
             },
             name=name,
+            workers=workers,
         )
         started.append(process)
         process.start()

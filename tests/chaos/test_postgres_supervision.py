@@ -53,7 +53,9 @@ async def _ready(client: httpx.AsyncClient) -> bool:
 
 async def _restarts(client: httpx.AsyncClient) -> float:
     text = (await client.get("/metrics")).text
-    match = re.search(r"^robolearn_embedded_postgres_restarts_total (\S+)$", text, re.M)
+    match = re.search(
+        r'^robolearn_embedded_postgres_restarts_total\{process="main"\} (\S+)$', text, re.M
+    )
     assert match is not None, "no restart counter in /metrics"
     return float(match.group(1))
 

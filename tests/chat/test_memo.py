@@ -135,3 +135,51 @@ async def test_a_deleted_thread_is_forgotten(store: PostgresStore) -> None:
     await memo_store.delete_thread(THREAD, context)
     with pytest.raises(NotFoundError):
         await memo_store.load_thread(THREAD, context)
+
+
+async def _version(store: PostgresStore) -> int:
+    def query(conn: Any) -> int:
+        row = conn.execute("SELECT version FROM threads WHERE id = %s", (THREAD,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    return await store.run(query)
+
+
+async def test_the_memo_counts_its_own_writes_as_the_database_does(store: PostgresStore) -> None:
+    """A lone writer's memo keeps the version the database has: taking the thread's lock again
+    finds nothing changed and keeps the memo."""
+    memo_store, _, context = _stores(store)
+    memo = context.memo
+    assert memo is not None
+    memo.check(await _version(store))  # the lock taken before the thread exists
+    await memo_store.save_thread(thread(THREAD), context)
+    await memo_store.add_thread_item(THREAD, user_message("msg_1", thread_id=THREAD), context)
+    await memo_store.load_thread_items(THREAD, None, 10, "desc", context)
+    edited = user_message("msg_1", text="edited", thread_id=THREAD)
+    await memo_store.save_item(THREAD, edited, context)
+    renamed = await memo_store.load_thread(THREAD, context)
+    renamed.title = "by the turn"
+    await memo_store.save_thread(renamed, context)  # a merge
+    await memo_store.save_thread(renamed, context)  # no change: no write
+    await memo_store.add_thread_item(THREAD, user_message("msg_2", thread_id=THREAD), context)
+    await memo_store.delete_thread_item(THREAD, "msg_2", context)
+    await memo_store.delete_thread_item(THREAD, "msg_unknown", context)
+    assert memo.version == await _version(store) == 7
+    memo.check(await _version(store))
+    assert memo.items is not None and memo.thread is not None
+
+
+async def test_a_write_by_someone_else_makes_the_memo_start_afresh(store: PostgresStore) -> None:
+    memo_store, counting, context = _stores(store)
+    memo = context.memo
+    assert memo is not None
+    memo.check(0)
+    await memo_store.save_thread(thread(THREAD), context)
+    await memo_store.load_thread_items(THREAD, None, 10, "desc", context)
+    # Another process's turn, while this one did not hold the thread's lock.
+    await store.add_thread_item(THREAD, user_message("msg_x", thread_id=THREAD), context)
+    memo.check(await _version(store))
+    counting.calls.clear()
+    page = await memo_store.load_thread_items(THREAD, None, 10, "desc", context)
+    assert [item.id for item in page.data] == ["msg_x"]
+    assert counting.calls == ["load_thread_items"]

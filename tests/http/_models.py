@@ -26,6 +26,7 @@ class RecordingModel(TextStreamModel):
         self.calls: list[Call] = []
         self.tokens = tokens
         self.delay = delay
+        self.deltas = 0  # yielded so far, over all calls: tests wait for an answer under way
 
     async def text_deltas(
         self, system_instructions: str | None, input: str | list[TResponseInputItem]
@@ -33,8 +34,10 @@ class RecordingModel(TextStreamModel):
         self.calls.append(
             Call(system_instructions, list(input) if not isinstance(input, str) else [input])
         )
+        self.deltas += 1
         yield f"answer to: {last_user_text(input)}"
         for n in range(1, self.tokens):
             if self.delay:
                 await _aio.sleep(self.delay)
+            self.deltas += 1
             yield f" t{n}"

@@ -181,21 +181,25 @@ async def test_hundred_threads_run_concurrently(alice: ChatKit, model: Recording
 
 
 async def test_reads_do_not_wait_behind_a_running_answer(
-    alice: ChatKit, model: RecordingModel
+    alice: ChatKit, model: RecordingModel, services: Services
 ) -> None:
     first = await alice.stream("threads.create", input=user_input("hi"))
     thread_id = first[0]["thread"]["id"]
     model.tokens, model.delay = 100, 0.02  # a 2 s answer
+    before = model.deltas
     async with trio.open_nursery() as nursery:
         nursery.start_soon(
             lambda: alice.stream(
                 "threads.add_user_message", thread_id=thread_id, input=user_input("slow")
             )
         )
-        await trio.sleep(0.2)
+        await wait_until(lambda: model.deltas > before)  # the second answer is under way
         with trio.fail_after(1):
             listed = await alice.call("items.list", thread_id=thread_id, order="asc")
         assert listed.status_code == 200
+        # Read while the answer was still running, not after it.
+        assert services.actors.statistics().busy_actors == 1
+        assert [i["type"] for i in listed.json()["data"]][-1] == "user_message"
 
 
 async def test_unknown_request_body_is_not_a_500(http: httpx.AsyncClient) -> None:
@@ -235,10 +239,8 @@ async def test_cancelled_turn_persists_the_partial_answer(
 
         sent: list[dict[str, object]] = []
         nursery.start_soon(send)
-        await wait_until(
-            lambda: bool(services.actors.statistics().busy_actors) and len(model.calls) == 2
-        )
-        await trio.sleep(0.2)  # some deltas out
+        before = model.deltas
+        await wait_until(lambda: len(model.calls) == 2 and model.deltas >= before + 5)
         assert services.actors.cancel(("alice", thread_id))
 
     assert sent[-1]["type"] == "error"  # the client is told, and may retry

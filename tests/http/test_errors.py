@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any
 
 import httpx
@@ -11,9 +12,10 @@ import pytest
 import trio
 
 from robolearn.config import Settings
+from robolearn.services import Services
 
 from ._models import RecordingModel
-from .conftest import ChatKit, user_input
+from .conftest import ChatKit, user_input, wait_until
 
 ALICE = {"X-User-ID": "alice"}
 
@@ -213,7 +215,9 @@ class TestBusyThread:
     def model(self) -> RecordingModel:
         return RecordingModel(tokens=50, delay=0.01)
 
-    async def test_full_mailbox_is_429_with_retry_after(self, alice: ChatKit) -> None:
+    async def test_full_mailbox_is_429_with_retry_after(
+        self, alice: ChatKit, services: Services
+    ) -> None:
         events = await alice.stream("threads.create", input=user_input("hi"))
         thread_id = events[0]["thread"]["id"]
         statuses: list[httpx.Response] = []
@@ -225,10 +229,18 @@ class TestBusyThread:
                 )
             )
 
+        def arrived(count: int) -> bool:
+            stats = services.actors.statistics()
+            return stats.messages_accepted + stats.messages_rejected >= count
+
         async with trio.open_nursery() as nursery:
+            stats = services.actors.statistics()
+            seen = stats.messages_accepted + stats.messages_rejected
             for n in range(4):
+                # One after the other reaches the mailbox: the first runs, the second waits,
+                # the mailbox (capacity 1) is full for the last two.
                 nursery.start_soon(send, n)
-                await trio.sleep(0.02)
+                await wait_until(partial(arrived, seen + n + 1))
         codes = sorted(r.status_code for r in statuses)
         assert codes == [200, 200, 429, 429]
         busy = next(r for r in statuses if r.status_code == 429)

@@ -16,12 +16,14 @@ async def test_healthz(http: httpx.AsyncClient) -> None:
     response = await http.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert response.headers["X-Robolearn-Process"] == "main"  # the single server
 
 
 async def test_readyz_with_database(http: httpx.AsyncClient) -> None:
     response = await http.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"]["database"] == "ok"
+    assert response.headers["X-Robolearn-Process"] == "main"
 
 
 async def test_starts_without_database_and_reports_not_ready(tmp_path: Path) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from robolearn.config import Settings
 from robolearn.http._ratelimit import RateLimited, StreamSlots, TokenBucketLimiter, TooManyStreams
@@ -79,7 +78,7 @@ class TestLimitedServer:
         assert 1 <= int(refused.headers["Retry-After"]) <= 15
         assert (await bob.call("threads.list")).status_code == 200
         metrics = (await alice.http.get("/metrics")).text
-        assert 'robolearn_rate_limited_total{reason="rate_limited"} 1.0' in metrics
+        assert 'robolearn_rate_limited_total{process="main",reason="rate_limited"} 1.0' in metrics
 
     async def test_one_stream_at_a_time_per_user(self, alice: ChatKit, bob: ChatKit) -> None:
         results: list[int] = []
@@ -117,32 +116,35 @@ class TestLimitedServer:
         assert response.json()["error"]["code"] == "message_too_long"
 
 
-def _sample(metrics: str, name: str, labels: str = "") -> float:
-    pattern = re.escape(name + (f"{{{labels}}}" if labels else "")) + r" ([0-9.e+-]+)"
-    match = re.search(pattern, metrics)
-    assert match, f"{name}{{{labels}}} missing"
-    return float(match[1])
+def _sample(metrics: str, name: str, **labels: str) -> float:
+    """Sample ``name`` with exactly ``labels``, and the label naming this (single) process."""
+    wanted = {**labels, "process": "main"}
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == wanted:
+                return float(sample.value)
+    raise AssertionError(f"{name}{wanted} missing")
 
 
 async def test_metrics_follow_a_conversation(alice: ChatKit) -> None:
     before = (await alice.http.get("/metrics")).text
-    assert "robolearn_active_streams 0.0" in before
+    assert 'robolearn_active_streams{process="main"} 0.0' in before
     events = await alice.stream("threads.create", input=user_input("hello"))
     await alice.call("items.list", thread_id=events[0]["thread"]["id"])
     response = await alice.http.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     metrics = response.text
-    assert _sample(metrics, "robolearn_requests_total", 'status="200",type="threads.create"') == 1
-    assert _sample(metrics, "robolearn_requests_total", 'status="200",type="items.list"') == 1
+    assert _sample(metrics, "robolearn_requests_total", status="200", type="threads.create") == 1
+    assert _sample(metrics, "robolearn_requests_total", status="200", type="items.list") == 1
     assert (
-        _sample(metrics, "robolearn_stream_first_event_seconds_count", 'type="threads.create"') == 1
+        _sample(metrics, "robolearn_stream_first_event_seconds_count", type="threads.create") == 1
     )
-    assert _sample(metrics, "robolearn_stream_seconds_count", 'type="threads.create"') == 1
+    assert _sample(metrics, "robolearn_stream_seconds_count", type="threads.create") == 1
     assert _sample(metrics, "robolearn_agent_run_seconds_count") == 1
     assert _sample(metrics, "robolearn_actors_messages_processed") == 1
     assert _sample(metrics, "robolearn_actors_live_actors") == 1
     assert _sample(metrics, "robolearn_db_pool_pool_size") >= 1
-    assert "robolearn_active_streams 0.0" in metrics
+    assert 'robolearn_active_streams{process="main"} 0.0' in metrics
 
 
 async def test_readyz_reports_each_check(alice: ChatKit) -> None:

@@ -198,7 +198,9 @@ async def test_previews_are_rate_limited_per_attachment(alice: ChatKit) -> None:
     assert 1 <= int(limited.headers["Retry-After"]) <= 20
     assert (await alice.http.get(second["preview_url"])).status_code == 200
     metrics = (await alice.http.get("/metrics")).text
-    assert 'robolearn_rate_limited_total{reason="preview_rate_limited"} 1.0' in metrics
+    assert (
+        'robolearn_rate_limited_total{process="main",reason="preview_rate_limited"} 1.0' in metrics
+    )
 
 
 async def test_the_owner_downloads_with_auth_only(alice: ChatKit, bob: ChatKit) -> None:

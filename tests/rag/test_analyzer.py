@@ -1,7 +1,7 @@
 import pytest
 
 from robolearn.rag import analyze, analyze_query, stem
-from robolearn.rag._analyzer import words
+from robolearn.rag._analyzer import american, words
 
 # Pairs from Porter's published test vocabulary, plus the book's own words.
 PORTER = {
@@ -125,3 +125,19 @@ def test_stem_cache_gives_the_same_terms() -> None:
     text = "Simulating sensors and simulated publishers"
     assert analyze(text, stem_cache=cache) == analyze(text)
     assert cache["simulating"] == "simul"
+
+
+def test_british_spellings_meet_american_ones() -> None:
+    for british, us in (
+        ("randomised", "randomized"),
+        ("organising", "organizing"),
+        ("colour", "color"),
+        ("behaviours", "behaviors"),
+        ("centre", "center"),
+        ("analyse", "analyze"),
+        ("optimisation", "optimization"),
+    ):
+        assert analyze(british) == analyze(us), british
+    # Short words are left alone: they are not British spellings.
+    for word in ("noise", "rise", "hour", "four", "tour"):
+        assert american(word) == word

@@ -30,11 +30,21 @@ class FlakyDatabase:
 
     store: PostgresStore
     down: bool = False
+    refused: int = 0  # calls that met the outage
+    _refusal: trio.Event = attrs.field(factory=trio.Event)
 
     async def run(self, fn: Callable[[psycopg.Connection[Any]], _T]) -> _T:
         if self.down:
+            self.refused += 1
+            self._refusal.set()
+            self._refusal = trio.Event()
             raise StoreUnavailable("database unavailable: test outage")
         return await self.store.run(fn)
+
+    async def wait_refused(self, count: int) -> None:
+        """Until ``count`` calls in all have met the outage."""
+        while self.refused < count:
+            await self._refusal.wait()
 
 
 def demo_paths() -> set[str]:
@@ -103,8 +113,10 @@ async def test_a_database_outage_keeps_the_server_up_and_heals(store: PostgresSt
         with trio.fail_after(2):
             await live.wait_for_version(1)
         database.down = True
-        await trio.sleep(0.05)  # failed refreshes keep the index already loaded
-        assert live.loaded
+        refused = database.refused
+        with trio.fail_after(2):
+            await database.wait_refused(refused + 2)  # refreshes that failed
+        assert live.loaded  # they kept the index already loaded
 
 
 async def test_an_emptied_book_unloads_and_is_not_reseeded(store: PostgresStore) -> None:

@@ -252,3 +252,19 @@ def test_invalid_arguments_raise_a_typed_error(
 def test_edge_values_are_accepted(index: SearchIndex) -> None:
     assert index.search("lidar", limit=20, chapter_min=11, chapter_max=11, hardware_tier=4)
     assert index.search("lidar", limit=1, module=0) == []
+
+
+def test_a_follow_up_takes_its_topic_from_the_previous_message(index: SearchIndex) -> None:
+    follow_up = "and where is the worked example?"
+    alone = paths(index, follow_up)
+    assert {TOPICS, PUBLISHER, LIDAR} <= set(alone[:3])
+    for previous, expected in (("my laser scanner misses far walls", LIDAR), ("pub", PUBLISHER)):
+        assert index.search(follow_up, previous=previous)[0].path == expected
+    # The earlier message only steers: what the student asks now still decides.
+    assert index.search("how do I echo a topic", previous="lidar range")[0].path == TOPICS
+
+
+def test_previous_message_is_ignored_at_weight_zero(chunks: list[Chunk]) -> None:
+    index = SearchIndex.build(chunks, attrs.evolve(SearchConfig(), previous_weight=0.0))
+    question = "and where is the worked example?"
+    assert index.search(question, previous="lidar range") == index.search(question)

@@ -125,7 +125,9 @@ async def test_delete_thread_deletes_its_items(store: PostgresStore) -> None:
 
 
 async def test_delete_missing_thread_is_a_no_op(store: PostgresStore) -> None:
-    await store.delete_thread("thr_missing", ALICE)
+    await store.save_thread(thread(), ALICE)
+    await store.delete_thread("thr_missing", ALICE)  # no error
+    assert (await store.load_thread(thread().id, ALICE)).id == thread().id
 
 
 # -- items -----------------------------------------------------------------------------------
