@@ -129,8 +129,8 @@ class TestKnownOutage:
                 assert "Retry-After" in response.headers
         assert (await http.get("/readyz")).json()["checks"]["database"] == "unavailable"
         metrics = (await http.get("/metrics")).text
-        assert "robolearn_database_up 0.0" in metrics
-        assert "robolearn_database_outages_total 1.0" in metrics
+        assert 'robolearn_database_up{process="main"} 0.0' in metrics
+        assert 'robolearn_database_outages_total{process="main"} 1.0' in metrics
 
         await trio.to_thread.run_sync(EmbeddedPostgres.start, private_pg)
         back = trio.current_time()
