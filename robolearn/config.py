@@ -26,6 +26,7 @@ ModelChoice = Literal["auto", "local", "scripted", "openai"]
 OpenAIApi = Literal["auto", "chat_completions", "responses"]
 DisconnectPolicy = Literal["cancel", "finish"]
 TitlePolicy = Literal["model", "first_words"]
+LimitsScope = Literal["shared", "local"]
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,9 @@ class Settings:
     rate_limit_per_minute: int = 60
     max_streams_per_user: int = 3
     max_streams: int = 500
+    # Per-user limits (rate, streams, previews) counted in PostgreSQL for every process on
+    # the database, or by each process alone.
+    limits: LimitsScope = "shared"
     max_message_chars: int = 8000
     # Per-user quotas: threads kept (threads.create is refused beyond), and a title's length.
     max_threads_per_user: int = 1000
@@ -153,6 +157,10 @@ class Settings:
                 "ROBOLEARN_MAX_STREAMS_PER_USER", _int_in(1, 10_000), 3
             ),
             max_streams=reader.parse("ROBOLEARN_MAX_STREAMS", _int_in(1, 1_000_000), 500),
+            limits=cast(
+                LimitsScope,
+                reader.parse("ROBOLEARN_LIMITS", _choice("shared", "local"), "shared"),
+            ),
             max_message_chars=reader.parse(
                 "ROBOLEARN_MAX_MESSAGE_CHARS", _int_in(1, 10_000_000), 8000
             ),

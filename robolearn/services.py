@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 from typing import cast
 
@@ -55,9 +55,12 @@ from robolearn.store import (
     NotFoundError,
     PostgresStore,
     PostgresSupervisor,
+    SharedRates,
     StoreUnavailable,
+    StreamSlotLocks,
     ThreadLocks,
     open_store,
+    open_stream_slot_locks,
     open_thread_locks,
 )
 
@@ -83,6 +86,9 @@ class Services:
     textbook: LiveIndex
     # Restarts the embedded PostgreSQL if it dies; None with a DATABASE_URL.
     postgres: PostgresSupervisor | None = None
+    # Per-user limits kept in the database for every process; None with ROBOLEARN_LIMITS=local.
+    rates: SharedRates | None = None
+    stream_locks: StreamSlotLocks | None = None
     # One writer per thread across processes; None when turned off.
     locks: ThreadLocks | None = None
     # Which process this is: "main", or "worker-K" under `robolearn serve --workers`.
@@ -214,9 +220,13 @@ async def open_services(
                     # more get only a short final wait here before they are checkpointed.
                     shutdown_grace=min(2.0, settings.shutdown_grace),
                 )
+                shared = settings.limits == "shared"
+                rates = SharedRates(store) if shared else None
                 async with (
                     _closing_client(client),
                     textbook.running(settings.rag_refresh_seconds),
+                    # Closed after the actors: a turn's slot is given back when it ends.
+                    open_stream_slot_locks(store) if shared else nullcontext() as stream_locks,
                     open_actor_system(turns, actor_settings) as actors,
                     trio.open_nursery() as nursery,
                 ):
@@ -227,6 +237,9 @@ async def open_services(
                     nursery.start_soon(
                         blobs.sweep_periodically, min(settings.upload_slot_ttl / 2, 600.0)
                     )
+                    if rates is not None:
+                        # Buckets full again: their users' next requests start afresh anyway.
+                        nursery.start_soon(rates.sweep_periodically, 60.0)
                     yield Services(
                         settings=settings,
                         store=store,
@@ -238,6 +251,8 @@ async def open_services(
                         metrics=metrics,
                         tracing=tracing,
                         postgres=supervisor,
+                        rates=rates,
+                        stream_locks=stream_locks,
                         locks=locks,
                         process=process,
                     )

@@ -29,7 +29,8 @@ from ._exchange import request_id_for
 from ._front import HttpFront
 from ._frontdoor import FrontDoor
 from ._page import register_page
-from ._ratelimit import TokenBucketLimiter
+from ._ratelimit import RateLimiter, TokenBucketLimiter
+from ._sharedlimits import SharedRateLimiter
 from ._watch import watch_services
 
 __all__ = ["create_app"]
@@ -40,7 +41,12 @@ _log = logging.getLogger("robolearn.http")
 def create_app(services: Services, door: FrontDoor | None = None) -> ASGIFramework:
     """The ASGI app serving ``services``; ``door`` (auth, limits, metrics) defaults from
     Settings."""
-    door = door or FrontDoor.from_settings(services.settings, services.metrics)
+    door = door or FrontDoor.from_settings(
+        services.settings,
+        services.metrics,
+        rates=services.rates,
+        stream_locks=services.stream_locks,
+    )
     watch_services(door.metrics, services)
     front = HttpFront(_quart_app(services, door), partial(handle_chatkit, services, door))
     # Every route's request body keeps a pace, and one a route did not read ends the connection.
@@ -60,8 +66,12 @@ def _quart_app(services: Services, door: FrontDoor) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = max(
         services.settings.max_body_bytes, max_upload_body(services.settings)
     )
-    # Per attachment: see `preview`.
-    previews = TokenBucketLimiter(services.settings.preview_rate_per_minute)
+    # Per attachment: see `preview`. Shared by every process when the user limits are.
+    previews: RateLimiter = TokenBucketLimiter(services.settings.preview_rate_per_minute)
+    if services.rates is not None:
+        previews = SharedRateLimiter(
+            services.rates, services.settings.preview_rate_per_minute, previews, "preview"
+        )
 
     @app.before_request
     async def tag_request() -> None:

@@ -15,7 +15,6 @@ import re
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
-from functools import partial
 
 import attrs
 import trio
@@ -147,25 +146,27 @@ async def _handle(
     streaming = is_streaming_req(parsed)
     stack = AsyncExitStack()
     try:
+        release_slot = None
         if streaming:
-            door.streams.acquire(user_id)
+            # May ask the database (the user's cap across processes), so requests for one
+            # thread are ordered by when they enter its mailbox, just below, not by when
+            # their bodies arrived: nothing between here and there awaits.
+            release_slot = await door.streams.take(user_id)
             door.metrics.active_streams.inc()
             stack.callback(door.metrics.active_streams.dec)
         try:
-            # No await between reading the request and this line: requests for one thread
-            # enter its mailbox in the order they arrived.
             replies = services.actors.request(
                 (user_id, thread_id), ChatJob(parsed, context, services.tracing.capture())
             )
         except BaseException:
-            if streaming:
-                door.streams.release(user_id)
+            if release_slot is not None:
+                release_slot()
             raise
-        if streaming:
+        if release_slot is not None:
             # The user's stream slot is held by the turn, not by the connection: a client
             # that leaves (with ROBOLEARN_ON_DISCONNECT=finish) frees no slot while its
             # answer still runs, so closed connections cannot start answers without bound.
-            replies.when_finished(partial(door.streams.release, user_id))
+            replies.when_finished(release_slot)
         await stack.enter_async_context(replies)
         if streaming and services.settings.on_disconnect == "cancel":
             # Runs when the response is over: a turn still going then has lost its client

@@ -6,9 +6,11 @@ import attrs
 
 from robolearn.config import Settings
 from robolearn.obs import Metrics
+from robolearn.store import SharedRates, StreamSlotLocks
 
 from ._auth import Authenticator
-from ._ratelimit import RateLimiter, StreamSlots, TokenBucketLimiter
+from ._ratelimit import RateLimiter, StreamCap, StreamSlots, TokenBucketLimiter
+from ._sharedlimits import SharedRateLimiter, SharedStreamSlots
 
 __all__ = ["FrontDoor"]
 
@@ -19,16 +21,33 @@ class FrontDoor:
 
     auth: Authenticator
     limiter: RateLimiter
-    streams: StreamSlots
+    streams: StreamCap
     metrics: Metrics
     max_message_chars: int
 
     @classmethod
-    def from_settings(cls, settings: Settings, metrics: Metrics | None = None) -> FrontDoor:
+    def from_settings(
+        cls,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        *,
+        rates: SharedRates | None = None,
+        stream_locks: StreamSlotLocks | None = None,
+    ) -> FrontDoor:
+        """The policy ``settings`` describe; with ``rates`` and ``stream_locks`` the per-user
+        limits hold across every process on their database."""
+        limiter: RateLimiter = TokenBucketLimiter(settings.rate_limit_per_minute)
+        if rates is not None:
+            limiter = SharedRateLimiter(rates, settings.rate_limit_per_minute, limiter)
+        streams: StreamCap = StreamSlots(settings.max_streams_per_user, settings.max_streams)
+        if stream_locks is not None:
+            streams = SharedStreamSlots(
+                StreamSlots(settings.max_streams_per_user, settings.max_streams), stream_locks
+            )
         return cls(
             auth=Authenticator.from_settings(settings),
-            limiter=TokenBucketLimiter(settings.rate_limit_per_minute),
-            streams=StreamSlots(settings.max_streams_per_user, settings.max_streams),
+            limiter=limiter,
+            streams=streams,
             metrics=metrics or Metrics(),
             max_message_chars=settings.max_message_chars,
         )

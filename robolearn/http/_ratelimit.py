@@ -1,19 +1,27 @@
-"""Per-user request rate (token bucket) and concurrent-stream caps.
+"""Per-user request rate (token bucket) and concurrent-stream caps, in this process.
 
-In-process state, owned by one app. The :class:`RateLimiter` protocol is the seam where a
-Postgres- or Redis-backed limiter plugs in for many replicas: ``acquire`` is async so a
-shared implementation can do I/O.
+In-process state, owned by one app. :class:`RateLimiter` and :class:`StreamCap` are the
+seams where limits shared by many processes plug in (``_sharedlimits``, on PostgreSQL):
+both are async so a shared implementation can do I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 import attrs
 import trio
 
-__all__ = ["RateLimited", "RateLimiter", "StreamSlots", "TokenBucketLimiter", "TooManyStreams"]
+__all__ = [
+    "RateLimited",
+    "RateLimiter",
+    "StreamCap",
+    "StreamSlots",
+    "TokenBucketLimiter",
+    "TooManyStreams",
+]
 
 
 class RateLimited(Exception):
@@ -27,10 +35,20 @@ class RateLimited(Exception):
 class TooManyStreams(Exception):
     """Too many answers are streaming already (for this user, or for the whole server)."""
 
+    @classmethod
+    def for_user(cls, cap: int) -> TooManyStreams:
+        return cls(f"at most {cap} answers may stream at once for one user")
+
 
 class RateLimiter(Protocol):
     async def acquire(self, user_id: str) -> None:
         """Take one request from ``user_id``'s budget or raise :class:`RateLimited`."""
+
+
+class StreamCap(Protocol):
+    async def take(self, user_id: str) -> Callable[[], None]:
+        """Hold one of ``user_id``'s stream slots or raise :class:`TooManyStreams`; returns
+        the slot's release, to call once (it must not block or raise)."""
 
 
 @attrs.define
@@ -91,9 +109,13 @@ class StreamSlots:
             raise TooManyStreams(f"the server is streaming {self.total} answers already")
         mine = self._by_user.get(user_id, 0)
         if mine >= self.per_user:
-            raise TooManyStreams(f"at most {self.per_user} answers may stream at once for one user")
+            raise TooManyStreams.for_user(self.per_user)
         self._by_user[user_id] = mine + 1
         self._active += 1
+
+    async def take(self, user_id: str) -> Callable[[], None]:
+        self.acquire(user_id)
+        return partial(self.release, user_id)
 
     def release(self, user_id: str) -> None:
         mine = self._by_user.get(user_id, 0) - 1

@@ -1,5 +1,5 @@
-"""Export the state of the running services (actors, connection pool, embedded PostgreSQL) as
-metrics."""
+"""Export the state of the running services (actors, connection pool, database health,
+embedded PostgreSQL) as metrics."""
 
 from __future__ import annotations
 
@@ -22,6 +22,21 @@ def watch_services(metrics: Metrics, services: Services) -> None:
 
     metrics.watch("robolearn_actors", "Thread actor system", actors)
     metrics.watch("robolearn_db_pool", "Database connection pool", services.store.pool_stats)
+    health = services.store.health
+    if health is not None:
+        metrics.watch(
+            "robolearn_database",
+            "Database as the server sees it (up: 0 while an outage is known)",
+            lambda: {
+                "up": float(not health.down),
+                "down_seconds": health.statistics().down_seconds,
+            },
+        )
+        metrics.watch_counter(
+            "robolearn_database_outages",
+            "Database outages seen (a probe confirmed the database unreachable)",
+            lambda: health.statistics().outages,
+        )
     postgres = services.postgres
     if postgres is not None:
         metrics.watch_counter(

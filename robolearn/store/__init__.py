@@ -17,9 +17,12 @@ from ._errors import (
     TooLong,
     UploadConflict,
 )
+from ._health import DatabaseHealth, HealthStatistics
 from ._migrations import apply_migrations, load_migrations
 from ._open import open_store
 from ._postgres import DownVotedAnswer, PostgresStore, StoreContext, StoreLimits, check_id
+from ._rates import SharedRates
+from ._slots import Slot, SlotStatistics, StreamSlotLocks, open_stream_slot_locks
 from ._supervisor import Backoff, PostgresSupervisor, SupervisorStatistics
 from ._thread_locks import (
     ThreadLease,
@@ -34,18 +37,24 @@ __all__ = [
     "Blob",
     "BlobLimits",
     "BlobStore",
+    "DatabaseHealth",
     "DownVotedAnswer",
     "EmbeddedPostgres",
+    "HealthStatistics",
     "InvalidStoreInput",
     "LimitExceeded",
     "NotFoundError",
     "PayloadTooLarge",
     "PostgresStore",
     "PostgresSupervisor",
+    "SharedRates",
+    "Slot",
+    "SlotStatistics",
     "StoreContext",
     "StoreFailed",
     "StoreLimits",
     "StoreUnavailable",
+    "StreamSlotLocks",
     "SupervisorStatistics",
     "ThreadLease",
     "ThreadLockStatistics",
@@ -59,5 +68,6 @@ __all__ = [
     "lock_key",
     "open_embedded_postgres",
     "open_store",
+    "open_stream_slot_locks",
     "open_thread_locks",
 ]

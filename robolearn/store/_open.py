@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import trio
 from psycopg_pool import ConnectionPool
 
@@ -16,6 +17,7 @@ from robolearn.obs import Tracing
 
 from ._embedded import EmbeddedPostgres, open_embedded_postgres
 from ._errors import StoreUnavailable
+from ._health import DatabaseHealth
 from ._postgres import PostgresStore, StoreLimits
 from ._supervisor import EmbeddedPostmaster, PostgresSupervisor
 
@@ -62,17 +64,28 @@ async def open_store(
         pool = _make_pool(database_url, pool_min, pool_max, db_timeout)
         await trio.to_thread.run_sync(pool.open)
         stack.push_async_callback(_close_pool, pool)
+        health = DatabaseHealth(
+            partial(_probe, database_url, db_timeout), partial(_pool_serves, pool, db_timeout)
+        )
+        # Stopped before the pool closes and the server stops (the stack unwinds in reverse).
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        stack.callback(nursery.cancel_scope.cancel)
+        await nursery.start(health.run)
         if embedded is not None and supervisor is not None:
-            # Stopped before the pool closes and the server stops (the stack unwinds in reverse).
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            stack.callback(nursery.cancel_scope.cancel)
+
+            async def restarted() -> None:
+                health.suspect()  # back now: no need to wait for the next probe
+                await trio.to_thread.run_sync(pool.check)
+
             await nursery.start(
                 supervisor.run,
                 EmbeddedPostmaster(embedded.data_dir, embedded.uri),
                 embedded.pid,
-                partial(trio.to_thread.run_sync, pool.check),
+                restarted,
             )
-        store = PostgresStore(pool, db_timeout, limits or StoreLimits(), tracing or Tracing())
+        store = PostgresStore(
+            pool, db_timeout, limits or StoreLimits(), tracing or Tracing(), health
+        )
         try:
             await store.migrate()
         except StoreUnavailable as exc:
@@ -87,9 +100,10 @@ def _make_pool(url: str, min_size: int, max_size: int, timeout: float) -> Connec
         max_size=max_size,
         open=False,
         timeout=timeout,
-        # Short reconnect series: after one gives up, the next request starts a fresh one, so
-        # a database that returns is picked up within seconds rather than after long backoffs.
-        reconnect_timeout=max(10.0, 3 * timeout),
+        # Short reconnect series (attempts 1 s apart, for 2 s): the health probe, not the
+        # pool, watches for a database that went away; once it is back, the next checkout
+        # starts a fresh series, so no pool attempt waits out a long backoff meanwhile.
+        reconnect_timeout=2.0,
         # No per-checkout ping: it costs a round trip on every query. A connection that died
         # (database restart) fails its query, is discarded, and the query is retried on a
         # fresh one (PostgresStore retries transient errors).
@@ -97,6 +111,34 @@ def _make_pool(url: str, min_size: int, max_size: int, timeout: float) -> Connec
         kwargs={"connect_timeout": max(1, round(timeout)), "autocommit": True},
         name="robolearn",
     )
+
+
+async def _probe(url: str, connect_timeout: float) -> None:
+    """Connect afresh (outside the pool) and run a trivial query; raise if that fails."""
+
+    def probe() -> None:
+        with psycopg.connect(
+            url, connect_timeout=max(1, round(connect_timeout)), autocommit=True
+        ) as conn:
+            conn.execute("SELECT 1")
+
+    # Abandoned on shutdown: a probe of an unreachable host may take its connect timeout.
+    await trio.to_thread.run_sync(probe, abandon_on_cancel=True)
+
+
+async def _pool_serves(pool: ConnectionPool[Any], checkout_timeout: float) -> None:
+    """After an outage: drop the pool's broken connections and take a working one from it.
+
+    The probe's own connection proves the server is back; this proves the pool has caught
+    up, so the first requests let through do not meet the connections the outage broke.
+    """
+
+    def check() -> None:
+        pool.check()
+        with pool.connection(timeout=min(checkout_timeout, 1.0)) as conn:
+            conn.execute("SELECT 1")
+
+    await trio.to_thread.run_sync(check, abandon_on_cancel=True)
 
 
 async def _close_pool(pool: ConnectionPool[Any]) -> None:

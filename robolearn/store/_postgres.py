@@ -36,6 +36,7 @@ from robolearn._aio import run_sync_in_thread
 from robolearn.obs import Tracing
 
 from ._errors import InvalidStoreInput, PayloadTooLarge, StoreFailed, StoreUnavailable
+from ._health import DatabaseHealth
 from ._migrations import apply_migrations
 
 __all__ = ["DownVotedAnswer", "PostgresStore", "StoreContext", "StoreLimits"]
@@ -96,6 +97,9 @@ class PostgresStore(Store[StoreContext]):
     _timeout: float = 3.0
     limits: StoreLimits = attrs.field(factory=StoreLimits)
     tracing: Tracing = attrs.field(factory=Tracing)
+    # While it knows the database is down, queries fail at once instead of waiting for the
+    # pool; queries that fail as if it were gone make it look.
+    health: DatabaseHealth | None = None
     _schema_ready: bool = attrs.field(default=False, init=False)
     _schema_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
@@ -493,6 +497,16 @@ class PostgresStore(Store[StoreContext]):
         # psycopg_pool takes a callable too; the store is always built with a string.
         return conninfo if isinstance(conninfo, str) else conninfo()
 
+    def connect_dedicated(self, purpose: str) -> _Conn:
+        """A connection of its own, outside the pool, to the same database with the same
+        options: for session state such as advisory locks. Blocking; the caller closes it.
+        ``purpose`` names it in ``pg_stat_activity``."""
+        kwargs = self._pool.kwargs
+        assert isinstance(kwargs, dict)  # as open_store sets them
+        return psycopg.connect(
+            self.conninfo, **{**kwargs, "application_name": f"robolearn {purpose}"}
+        )
+
     def pool_stats(self) -> dict[str, float]:
         """The connection pool's counters (psycopg_pool's ``get_stats``), for metrics."""
         return {name: float(value) for name, value in self._pool.get_stats().items()}
@@ -511,19 +525,26 @@ class PostgresStore(Store[StoreContext]):
 
     def _run_attempts(self, fn: Callable[[_Conn], _T]) -> _T:
         delay = 0.05
+        health = self.health
         for attempt in range(1, _ATTEMPTS + 1):
+            if health is not None:
+                health.check()
             try:
                 with self._pool.connection(timeout=self._timeout) as conn:
                     if not self._schema_ready:
                         self._ensure_schema(conn)
                     return fn(conn)
             except PoolTimeout as exc:
+                if health is not None:
+                    health.suspect()  # or only busy: the probe tells which
                 raise StoreUnavailable("database unavailable: no connection") from exc
             except psycopg.errors.UntranslatableCharacter:
                 # jsonb cannot hold NUL characters; only user text can carry one here. Not
                 # chained: the driver's message quotes the data (a CONTEXT line).
                 raise InvalidStoreInput("text contains a NUL character") from None
             except _TRANSIENT as exc:
+                if health is not None and isinstance(exc, psycopg.OperationalError):
+                    health.suspect()
                 if attempt == _ATTEMPTS:
                     raise StoreUnavailable(f"database unavailable: {_described(exc)}") from None
                 _log.warning("transient database error (attempt %d): %s", attempt, _described(exc))
