@@ -38,6 +38,7 @@ from robolearn.obs import Tracing
 from ._errors import InvalidStoreInput, PayloadTooLarge, StoreFailed, StoreUnavailable
 from ._health import DatabaseHealth
 from ._migrations import apply_migrations
+from ._session import SERVER_KEEPALIVES_SQL
 
 __all__ = ["DownVotedAnswer", "PostgresStore", "StoreContext", "StoreLimits"]
 
@@ -503,9 +504,15 @@ class PostgresStore(Store[StoreContext]):
         ``purpose`` names it in ``pg_stat_activity``."""
         kwargs = self._pool.kwargs
         assert isinstance(kwargs, dict)  # as open_store sets them
-        return psycopg.connect(
+        conn = psycopg.connect(
             self.conninfo, **{**kwargs, "application_name": f"robolearn {purpose}"}
         )
+        try:
+            conn.execute(SERVER_KEEPALIVES_SQL)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def pool_stats(self) -> dict[str, float]:
         """The connection pool's counters (psycopg_pool's ``get_stats``), for metrics."""
