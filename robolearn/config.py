@@ -25,6 +25,7 @@ LogFormat = Literal["json", "text"]
 ModelChoice = Literal["auto", "local", "scripted", "openai"]
 OpenAIApi = Literal["auto", "chat_completions", "responses"]
 DisconnectPolicy = Literal["cancel", "finish"]
+HistoryAttachments = Literal["reference", "inline"]
 TitlePolicy = Literal["model", "first_words"]
 LimitsScope = Literal["shared", "local"]
 
@@ -87,6 +88,9 @@ class Settings:
     titles: TitlePolicy = "model"
     # A client that closes a streaming answer (Stop, a reload) cancels the model run, or not.
     on_disconnect: DisconnectPolicy = "cancel"
+    # Attachments of earlier messages: a one-line reference for the model (the default), or
+    # their bytes again on every turn that has them in its history (more tokens and memory).
+    history_attachments: HistoryAttachments = "reference"
     scripted_tokens: int = 50
     scripted_delay_ms: float = 5.0
     # Tests: the scripted answer says how many history items the model was given.
@@ -204,6 +208,12 @@ class Settings:
             on_disconnect=cast(
                 DisconnectPolicy,
                 reader.parse("ROBOLEARN_ON_DISCONNECT", _choice("cancel", "finish"), "cancel"),
+            ),
+            history_attachments=cast(
+                HistoryAttachments,
+                reader.parse(
+                    "ROBOLEARN_HISTORY_ATTACHMENTS", _choice("reference", "inline"), "reference"
+                ),
             ),
             scripted_tokens=reader.parse("ROBOLEARN_SCRIPTED_TOKENS", _int_in(1, 100_000), 50),
             scripted_delay_ms=reader.parse(
