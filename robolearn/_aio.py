@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
+import anyio.lowlevel
 import outcome
 import sniffio
 import trio
@@ -44,6 +45,7 @@ __all__ = [
     "run_sync_in_thread",
     "sleep",
     "spawn",
+    "threadsafe_caller",
     "wait_at_most",
 ]
 
@@ -276,16 +278,58 @@ async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
     """Run blocking ``fn`` in a worker thread, from trio or from asyncio code alike.
 
     The store is called both by trio code (HTTP reads, CLI, tests) and by chatkit inside the
-    asyncio loop, so it cannot pick one library's thread API. Either way the call is not
-    abandoned on cancellation: a write that started finishes before the caller sees it.
+    asyncio loop, so it cannot pick one library's thread API; another ChatKit server calls it
+    from plain asyncio. Either way the call is not abandoned on cancellation: a write that
+    started finishes before the caller sees it. At most `THREAD_SLOTS` asyncio-side calls run
+    at once per loop.
     """
     if sniffio.current_async_library() == "asyncio":
         slots = _thread_slots.get()
-        if slots is None:  # no bound in a loop not opened by open_asyncio_loop
-            return await _run_sync_in_thread_from_asyncio(fn, lambda: None)
+        if slots is None:
+            # A loop not opened by open_asyncio_loop: plain asyncio (another ChatKit server
+            # using the store). The same bound, kept per loop.
+            slots = _plain_loop_slots()
         await slots.acquire()
         return await _run_sync_in_thread_from_asyncio(fn, slots.release)
     return await trio.to_thread.run_sync(fn)
+
+
+# The thread slots of each plain asyncio loop (a run variable: one per loop, gone with it).
+_plain_slots: anyio.lowlevel.RunVar[asyncio.Semaphore] = anyio.lowlevel.RunVar(
+    "robolearn_plain_thread_slots"
+)
+
+
+def _plain_loop_slots() -> asyncio.Semaphore:
+    try:
+        return _plain_slots.get()
+    except LookupError:
+        slots = asyncio.Semaphore(THREAD_SLOTS)
+        _plain_slots.set(slots)
+        return slots
+
+
+def threadsafe_caller() -> Callable[[Callable[[], object]], None]:
+    """A function that has ``fn()`` called soon in the running event loop, from any thread.
+
+    The loop is trio's or a plain asyncio one, whichever runs the caller. Once that loop has
+    ended, calls are dropped.
+    """
+    if sniffio.current_async_library() == "asyncio":
+        loop = asyncio.get_running_loop()
+
+        def call_in_asyncio(fn: Callable[[], object]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                loop.call_soon_threadsafe(fn)
+
+        return call_in_asyncio
+    token = trio.lowlevel.current_trio_token()
+
+    def call_in_trio(fn: Callable[[], object]) -> None:
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(fn)
+
+    return call_in_trio
 
 
 async def _run_sync_in_thread_from_asyncio(
