@@ -7,7 +7,7 @@ import contextvars
 import gc
 import threading
 import types
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import trio
@@ -369,7 +369,28 @@ async def test_a_thread_call_from_asyncio_returns_raises_and_keeps_context() -> 
     assert caller_thread == threading.current_thread().name  # only fn left the loop's thread
 
 
-async def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish() -> None:
+def _run_asyncio(loop: str, main: Callable[[], Awaitable[None]], seconds: float) -> None:
+    """Run ``main()`` on a plain asyncio loop (another ChatKit server's, using the store) or
+    in the server's own loop, bridged into trio; at most ``seconds``."""
+    if loop == "plain":
+
+        async def plain() -> None:
+            async with asyncio.timeout(seconds):
+                await main()
+
+        asyncio.run(plain())
+    else:
+
+        async def bridged() -> None:
+            async with _aio.open_asyncio_loop():
+                with trio.fail_after(seconds):
+                    await trio_asyncio.aio_as_trio(main)()
+
+        trio.run(bridged)
+
+
+@pytest.mark.parametrize("loop", ["bridged", "plain"])
+def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish(loop: str) -> None:
     started, release = threading.Event(), threading.Event()
     finished: list[str] = []
 
@@ -397,9 +418,7 @@ async def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish() -> No
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    async with _aio.open_asyncio_loop():
-        with trio.fail_after(5):
-            await trio_asyncio.aio_as_trio(scenario)()
+    _run_asyncio(loop, scenario, 5)
     assert finished == ["write", "caller saw the cancellation"]
 
 
@@ -427,7 +446,8 @@ async def test_thread_calls_from_asyncio_leave_no_cyclic_garbage() -> None:
     assert futures < 20, futures
 
 
-async def test_asyncio_side_thread_calls_are_bounded() -> None:
+@pytest.mark.parametrize("loop", ["bridged", "plain"])
+def test_asyncio_side_thread_calls_are_bounded(loop: str) -> None:
     lock = threading.Lock()
     running, most = 0, 0
     started, release = threading.Semaphore(0), threading.Event()
@@ -452,9 +472,7 @@ async def test_asyncio_side_thread_calls_are_bounded() -> None:
         release.set()
         await gathered
 
-    async with _aio.open_asyncio_loop():
-        with trio.fail_after(10):
-            await trio_asyncio.aio_as_trio(many)()
+    _run_asyncio(loop, many, 10)
     assert most == _aio.THREAD_SLOTS
 
 
