@@ -2,12 +2,13 @@
 
 The server runs in a single trio event loop. ``openai-agents`` and chatkit's streaming path are
 asyncio code, so they run inside a trio-asyncio loop opened by :func:`open_asyncio_loop`. Every
-other module sees trio only; this is the only module that imports :mod:`asyncio` or
-:mod:`trio_asyncio`.
+other module sees trio (the store's reusable part anyio, so that it runs on plain asyncio
+too); this is the only module that imports :mod:`asyncio` or :mod:`trio_asyncio`.
 
 The database is reached through psycopg's synchronous pool in worker threads
 (:func:`run_sync_in_thread`), never through psycopg's asyncio API, which breaks under
-trio-asyncio when psycopg is imported first.
+trio-asyncio when psycopg is imported first. The same calls work on a plain asyncio loop,
+where another ChatKit server uses the store (``robolearn.store``).
 """
 
 from __future__ import annotations
