@@ -16,7 +16,7 @@ Open and close it in one task (an ASGI lifespan, say): it owns background tasks 
 that notices an outage, the embedded server's supervisor). Its methods may be called from
 any task of that loop, and from both sides of robolearn's trio-asyncio bridge. Queries run
 in worker threads on a synchronous psycopg pool (never psycopg's asyncio API), at most
-``robolearn._aio.THREAD_SLOTS`` at a time per loop; a cancelled call returns only once its
+``robolearn._threads.THREAD_SLOTS`` at a time per loop; a cancelled call returns only once its
 query has finished. ``StoreUnavailable`` says the database cannot be reached (a 503; the
 store heals by itself), ``InvalidStoreInput`` that the input was refused.
 

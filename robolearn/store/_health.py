@@ -22,7 +22,7 @@ import anyio
 import anyio.abc
 import attrs
 
-from robolearn._aio import threadsafe_caller
+from robolearn._threads import threadsafe_caller
 
 from ._errors import StoreUnavailable
 

@@ -32,7 +32,7 @@ from chatkit.types import (
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, TypeAdapter
 
-from robolearn._aio import run_sync_in_thread
+from robolearn._threads import run_sync_in_thread
 from robolearn.obs import Tracing
 
 from ._errors import InvalidStoreInput, PayloadTooLarge, StoreFailed, StoreUnavailable

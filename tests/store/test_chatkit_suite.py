@@ -7,14 +7,13 @@ the loop it runs on.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import sniffio
 
 from robolearn import _aio
 from robolearn.store import PostgresStore, open_store
 
+from .._plain_asyncio import run_on_plain_asyncio
 from . import _chatkit_suite
 
 CASES = sorted(name for name in vars(_chatkit_suite.TestStore) if name.startswith("test_"))
@@ -51,12 +50,10 @@ def test_the_whole_suite_is_run() -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_on_plain_asyncio(database_url: str, name: str) -> None:
     async def main() -> None:
-        # A stock asyncio loop, not robolearn's bridge: the store opened and used there.
-        assert type(asyncio.get_running_loop()).__module__.startswith("asyncio.")
         async with open_store(database_url, pool_min=1) as store:
             await _run_case(store, name)
 
-    asyncio.run(main())
+    run_on_plain_asyncio(main)
 
 
 @pytest.mark.parametrize("name", CASES)

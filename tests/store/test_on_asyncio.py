@@ -8,12 +8,11 @@ come out (on both loops).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -30,20 +29,35 @@ from robolearn.store import (
     open_store,
 )
 
+from .._plain_asyncio import run_on_plain_asyncio
 from ._factories import ALICE, thread, user_message
 
 README = Path(__file__).parents[2] / "README.md"
 
 
-def test_the_readme_example_runs(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readme_example_runs_in_a_program_that_uses_only_the_store(database_url: str) -> None:
     section = README.read_text().split("### Using the store in your own ChatKit server")[1]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert code is not None
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(code[1], "README.md", "exec"), {"__name__": "readme"})
-    assert re.fullmatch(r"\['thr_[0-9a-f]{32}'\]\n", printed.getvalue())
+    # Run as a program of its own: importing the store must leave asyncio alone (trio_asyncio,
+    # once imported, would hand asyncio.run a trio-asyncio loop).
+    program = code[1] + "import sys\nassert 'trio_asyncio' not in sys.modules\n"
+    strict = [
+        "-W",
+        "error",
+        "-W",
+        "ignore:Direct usage of named widget classes:DeprecationWarning",
+    ]
+    ran = subprocess.run(
+        [sys.executable, *strict, "-c", program],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert re.fullmatch(r"\['thr_[0-9a-f]{32}'\]\n", ran.stdout), ran.stdout
 
 
 def test_an_error_in_the_block_comes_out_as_itself_on_asyncio(database_url: str) -> None:
@@ -53,7 +67,7 @@ def test_an_error_in_the_block_comes_out_as_itself_on_asyncio(database_url: str)
 
     # Not an ExceptionGroup from the store's background tasks: pytest.raises would not match.
     with pytest.raises(LookupError, match="from the block"):
-        asyncio.run(main())
+        run_on_plain_asyncio(main)
 
 
 async def test_an_error_in_the_block_comes_out_as_itself_on_trio(database_url: str) -> None:
@@ -91,7 +105,7 @@ def test_an_outage_is_noticed_and_healed_on_asyncio(
             assert health.statistics().outages == 1
 
     try:
-        asyncio.run(main())
+        run_on_plain_asyncio(main)
     finally:
         with psycopg.connect(pg_server.uri, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
@@ -132,4 +146,4 @@ def test_embedded_postgres_is_supervised_on_asyncio(pg_dir: Path) -> None:
         # The block's end stopped the server it started.
         assert not (pg_dir / "pgdata" / "postmaster.pid").exists()
 
-    asyncio.run(main())
+    run_on_plain_asyncio(main)
