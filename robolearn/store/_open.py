@@ -58,6 +58,7 @@ async def open_store(
     block comes out as itself, not wrapped in an ``ExceptionGroup`` by the background tasks.
     """
     failed: Exception | None = None
+    bare: Exception | None = None
     try:
         async with AsyncExitStack() as stack:
             embedded: EmbeddedPostgres | None = None
@@ -109,10 +110,12 @@ async def open_store(
     except BaseExceptionGroup as group:
         if failed is None or group.exceptions != (failed,):
             raise
-    # Only the block's own error, which the background tasks' group wrapped: raised bare, as
-    # any context manager lets it through (and outside the handler, so its context stays).
-    assert failed is not None
-    raise failed
+        bare = failed
+    if bare is not None:
+        # Only the block's own error, which the background tasks' group wrapped: raised as
+        # itself, as any context manager lets it through (outside the handler, so that its
+        # own context is kept).
+        raise bare
 
 
 def _make_pool(url: str, min_size: int, max_size: int, timeout: float) -> ConnectionPool[Any]:
