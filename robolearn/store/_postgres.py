@@ -1,7 +1,8 @@
 """PostgresStore: chatkit's ``Store`` on PostgreSQL, isolated per user.
 
-Queries run on a synchronous psycopg pool in worker threads (see ``robolearn._aio``), so the
-same store serves trio code and chatkit's asyncio code without psycopg's async API.
+Queries run on a synchronous psycopg pool in worker threads (see ``robolearn._threads``), so
+the same store serves trio code and asyncio code (chatkit's under robolearn's bridge, or
+another server's on plain asyncio) without psycopg's async API.
 """
 
 from __future__ import annotations
