@@ -21,7 +21,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from robolearn import _aio
 from robolearn.store import (
     EmbeddedPostgres,
     PostgresSupervisor,
@@ -72,7 +71,7 @@ def test_an_error_in_the_block_comes_out_as_itself_on_asyncio(database_url: str)
 
 async def test_an_error_in_the_block_comes_out_as_itself_on_trio(database_url: str) -> None:
     with pytest.raises(LookupError, match="from the block"):
-        async with _aio.open_asyncio_loop(), open_store(database_url, pool_min=1):
+        async with open_store(database_url, pool_min=1):
             raise LookupError("from the block")
 
 
