@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TypeAlias
 
+import attrs
 import yaml
 
 FrontmatterValue: TypeAlias = (
@@ -131,11 +132,15 @@ def _describe(error: yaml.MarkedYAMLError) -> str:
     return ", ".join(parts) or "unreadable"
 
 
+@attrs.define
 class _Converter:
-    """Checks a loaded document is plain, bounded data and makes its keys text."""
+    """Checks a loaded document is plain, bounded data and makes its keys text.
 
-    def __init__(self) -> None:
-        self.values = 0
+    Counts the values it has seen, for one document only: aliases let a few lines
+    stand for millions of values.
+    """
+
+    values: int = 0
 
     def mapping(self, mapping: dict[object, object], *, depth: int) -> dict[str, FrontmatterValue]:
         return {_key(key): self.value(value, depth=depth + 1) for key, value in mapping.items()}
@@ -152,6 +157,7 @@ class _Converter:
             return [self.value(item, depth=depth + 1) for item in value]
         if value is None or isinstance(value, str | int | float | bool):
             return value
+        # The loader constructs no other types; this guards a PyYAML change.
         raise FrontmatterError(f"invalid YAML frontmatter: unexpected {type(value).__name__}")
 
 
