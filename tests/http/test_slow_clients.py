@@ -17,7 +17,7 @@ from ._raw import Server, chatkit_request, head, read_response, serving, trickle
 SLOW_CLIENTS = 200
 DEADLINE = 0.5  # every deadline, in seconds: head, body grace, keep-alive
 MIN_BODY_RATE = 1000
-SLACK = 3.0  # how late after its deadline a cut may come
+SLACK = 8.0  # how late after its deadline a cut may come (a loaded 2-core CI machine)
 WAVES = 2
 
 

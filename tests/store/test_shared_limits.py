@@ -166,10 +166,13 @@ async def test_a_lost_connection_is_replaced_and_reported(
 
 
 def _terminate_slot_sessions(database_url: str) -> int:
+    # With a timeout, pg_terminate_backend waits for the backend to exit, and so for its
+    # locks to be freed: without, a take right after could still find them held.
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
             " WHERE datname = current_database() AND application_name = 'robolearn stream slots'"
             " AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')"
         ).fetchall()
+    assert all(exited for (exited,) in rows)
     return len(rows)
