@@ -333,7 +333,7 @@ def _reason(read: _Reading, results: Sequence[FoundLesson]) -> tuple[str, FoundL
 def _framing(lessons: Sequence[FoundLesson], findings: SearchFindings, reading: str | None) -> str:
     top = lessons[0]
     more = len(lessons) - 1
-    also = f", with more in {more} related lesson{'s' if more > 1 else ''}" if more else ""
+    also = f", with more from {more} other lesson{'s' if more > 1 else ''}" if more else ""
     page = findings.page
     if page is not None and page.url == top.url:
         return f"The lesson you're reading, *{top.title}*, covers this{also}."
