@@ -154,7 +154,12 @@ def compose_answer(
     )
     # Unasked, code is shown only for a best lesson the answer could not quote otherwise.
     example = _code_example(ask, findings.results, top_quoted=quoted_top or first[0] != top)
-    used = {*first, *(lesson for lesson, _ in points), *([example[0]] if example else [])}
+    used = {
+        *first,
+        *(lead.lessons if lead else ()),
+        *(lesson for lesson, _ in points),
+        *([example[0]] if example else []),
+    }
     lessons = _sources(first, used, findings.results)
     related = _related(lessons, findings.results)
     lines = [lead.text, ""] if lead else []
