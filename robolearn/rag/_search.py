@@ -65,10 +65,9 @@ class SearchResult:
 class SearchOutcome:
     """Results plus whether the book appears to cover the question at all.
 
-    ``confidence`` in [0, 1] is the best lesson's BM25F score relative to the most the
+    ``confidence`` in [0, 1] is the best passage's BM25 score relative to the most the
     question could score (every term present, saturated), so words the book never uses
-    pull it down (the best passage's, with ``SearchConfig.lesson_confidence`` off).
-    ``covered`` is ``confidence >= SearchConfig.covered_threshold``, or
+    pull it down. ``covered`` is ``confidence >= SearchConfig.covered_threshold``, or
     True when the question points at the page being read (the page is the answer). It
     stays lexical when a vector ranking is fused in: cosine distances are model-specific
     and uncalibrated, while the BM25 threshold is measured on the question set.
@@ -96,12 +95,8 @@ class SearchConfig:
     question follows up on it (0 ignores it). ``overview_weight`` scales the score of
     chapter and module overview pages that have lessons under them (1 leaves them be):
     an overview names every topic of its lessons, so it often outranks the lesson that
-    teaches one. ``lesson_confidence`` measures coverage over a whole lesson rather than
-    its best passage: a student's question often names a symptom and a goal that the
-    lesson treats in different sections, while a topic the book lacks is missing from
-    every lesson. ``covered_threshold`` is set midway between the covered dev question
-    with the lowest confidence and the highest uncovered one below it: it refuses no
-    covered dev question (the target allows 2%).
+    teaches one. ``covered_threshold`` is the highest one
+    that refuses no more than 2% of the covered dev questions.
     """
 
     k1: float = 1.2
@@ -118,8 +113,7 @@ class SearchConfig:
     place_boost: float = 0.3
     next_chunk_weight: float = 0.8
     lesson_weight: float = 0.5
-    lesson_confidence: bool = True
-    covered_threshold: float = 0.21
+    covered_threshold: float = 0.173
     rrf_k: int = 60
     previous_weight: float = 0.35
     overview_weight: float = 0.8
@@ -139,7 +133,6 @@ class SearchConfig:
             lesson_weight=0.0,
             previous_weight=0.0,
             overview_weight=1.0,
-            lesson_confidence=False,
         )
 
 
@@ -302,9 +295,7 @@ class SearchIndex:
         boosted = {
             index: score * self._boost(index, question, page) for index, score in raw.items()
         }
-        # Whole-lesson BM25F: part of the lesson score and the coverage estimate.
-        whole = self._lesson_index.score(question.weights)
-        lesson_scores = self._lesson_scores(boosted, whole)
+        lesson_scores = self._lesson_scores(boosted, question)
         # With nothing to match, or a question about "this" page, the page is the answer.
         page_is_answer = page is not None and (
             not question.terms or (question.points_at_page and self.config.page_first_when_pointed)
@@ -321,7 +312,7 @@ class SearchIndex:
             _result(self._best_chunk(path, boosted, nearest.get(path)), score)
             for path, score in ranked[:limit]
         )
-        confidence = self._confidence(question, raw, whole, lesson_scores.keys())
+        confidence = self._confidence(question, raw)
         distinct = tuple(dict.fromkeys(question.terms))
         return SearchOutcome(
             results=results,
@@ -368,7 +359,7 @@ class SearchIndex:
         return factor
 
     def _lesson_scores(
-        self, chunk_scores: Mapping[int, float], whole: Mapping[int, float]
+        self, chunk_scores: Mapping[int, float], question: Query
     ) -> dict[str, float]:
         per_lesson: dict[str, list[float]] = {}
         for index, score in chunk_scores.items():
@@ -381,7 +372,7 @@ class SearchIndex:
             for path, values in per_lesson.items()
         }
         if self.config.lesson_weight > 0:
-            for doc, score in whole.items():
+            for doc, score in self._lesson_index.score(question.weights).items():
                 path = self._lesson_paths[doc]
                 if path in scores:  # lessons the filters admitted
                     scores[path] += self.config.lesson_weight * score
@@ -423,29 +414,11 @@ class SearchIndex:
         best = max(chunks, key=lambda i: (chunk_scores.get(i, 0.0), -i))
         return self.chunks[best]
 
-    def _confidence(
-        self,
-        question: Query,
-        raw: Mapping[int, float],
-        whole: Mapping[int, float],
-        admitted: Iterable[str],
-    ) -> float:
-        """The best score relative to the most ``question`` could score: the best
-        ``whole``-lesson score among the lessons the filters ``admitted`` (or the best
-        ``raw`` chunk score, without ``lesson_confidence``)."""
-        index = self._lesson_index if self.config.lesson_confidence else self._chunk_index
-        ceiling = sum(index.max_term_score(term) for term in question.terms)
+    def _confidence(self, question: Query, raw: Mapping[int, float]) -> float:
+        ceiling = sum(self._chunk_index.max_term_score(term) for term in question.terms)
         if not ceiling:
             return 0.0
-        if self.config.lesson_confidence:
-            wanted = set(admitted)
-            best = max(
-                (s for doc, s in whole.items() if self._lesson_paths[doc] in wanted),
-                default=0.0,
-            )
-        else:
-            best = max(raw.values(), default=0.0)
-        return min(1.0, best / ceiling)
+        return min(1.0, max(raw.values(), default=0.0) / ceiling)
 
 
 def _documents(

@@ -186,30 +186,6 @@ def test_coverage_signal(index: SearchIndex) -> None:
     assert set(outside.missing_terms) == {"best", "banana", "bread", "recip"}
 
 
-def _passage(path: str, ordinal: int, heading: str, text: str) -> Chunk:
-    return Chunk(path, ordinal, heading, text, path, f"https://x.test/{path}", 1, 1, 1, None)
-
-
-def test_coverage_counts_the_question_over_a_whole_lesson() -> None:
-    # The symptom is in one section, the fix in another: the lesson covers the question
-    # though no single passage does. Filler lessons give the terms realistic weights.
-    passages = [
-        _passage("a.md", 0, "Falling", "The robot sinks through the ground plane at start."),
-        _passage("a.md", 1, "Collisions", "Add a collision box so contact stops the robot."),
-        *(
-            _passage(f"f{n}.md", 0, "Other", f"Unrelated words about topic {n} and nodes.")
-            for n in range(20)
-        ),
-    ]
-    question = "robot sinks through ground, which collision box stops it"
-    by_lesson = SearchIndex.build(passages).search_with_coverage(question)
-    by_passage = SearchIndex.build(
-        passages, SearchConfig(lesson_confidence=False)
-    ).search_with_coverage(question)
-    assert by_lesson.results[0].path == "a.md"
-    assert by_lesson.confidence > by_passage.confidence
-
-
 def test_filters_that_exclude_everything_mean_not_covered(index: SearchIndex) -> None:
     outcome = index.search_with_coverage("camera field of view", module=1)
     assert CAMERA not in [r.path for r in outcome.results]
