@@ -198,3 +198,11 @@ def test_quoted_lessons_follow_the_ranking_after_the_lead() -> None:
     assert cited[1] == TOPICS.url  # then the best lesson, then the search's order
     assert cited[2:] == [lesson.url for lesson in close][: len(cited) - 2]
     assert len(cited) == 5  # at most five lessons in all
+
+
+def test_a_follow_ups_lead_from_another_lesson_is_a_source_after_the_one_that_answered() -> None:
+    ask = Ask("explain that more simply", topic="what is a service?", names_topic=False)
+    answer = compose_answer(ask, found(TOPICS, SERVICES))
+    assert answer.startswith("**Put simply:** A service is a request and one response")
+    assert sources(answer) == [TOPICS.url, SERVICES.url]
+    assert related(answer) == []
