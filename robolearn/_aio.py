@@ -2,12 +2,14 @@
 
 The server runs in a single trio event loop. ``openai-agents`` and chatkit's streaming path are
 asyncio code, so they run inside a trio-asyncio loop opened by :func:`open_asyncio_loop`. Every
-other module sees trio only; this is the only module that imports :mod:`asyncio` or
-:mod:`trio_asyncio`.
+other module sees trio (the store's reusable part anyio, so that it runs on plain asyncio
+too); this is the only module that imports :mod:`trio_asyncio`, and with
+:mod:`robolearn._threads` the only one that imports :mod:`asyncio`.
 
 The database is reached through psycopg's synchronous pool in worker threads
-(:func:`run_sync_in_thread`), never through psycopg's asyncio API, which breaks under
-trio-asyncio when psycopg is imported first.
+(``robolearn._threads.run_sync_in_thread``), never through psycopg's asyncio API, which
+breaks under trio-asyncio when psycopg is imported first. The bridge bounds how many of those
+calls its asyncio side runs at once (``THREAD_SLOTS``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import trio
 import trio_asyncio
 from trio_asyncio._handles import AsyncHandle
 
+from robolearn._threads import THREAD_SLOTS, _thread_slots
+
 __all__ = [
     "AioStream",
     "loop_time",
@@ -41,7 +45,6 @@ __all__ = [
     "pending_asyncio_tasks",
     "run_aio",
     "run_aio_stream",
-    "run_sync_in_thread",
     "sleep",
     "spawn",
     "wait_at_most",
@@ -85,14 +88,6 @@ def _log_only_exception_handler(loop: object, context: dict[str, Any]) -> None:
 # see _reap. A context variable, so concurrent pumps never see each other's tasks.
 _pump_tasks: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars.ContextVar(
     "robolearn_pump_tasks", default=None
-)
-
-
-# At most this many asyncio-side thread calls run at once, as trio's default limiter allows
-# trio callers; the rest wait for a slot here instead of each parking a thread on the pool.
-THREAD_SLOTS = 40
-_thread_slots: contextvars.ContextVar[asyncio.Semaphore | None] = contextvars.ContextVar(
-    "robolearn_thread_slots", default=None
 )
 
 
@@ -270,62 +265,6 @@ def _schedule_without_checks(loop: Any, queue: _CallbackQueue) -> None:
         return call_at(loop.time() + delay, callback, *args, context=context)
 
     loop.call_soon, loop.call_at, loop.call_later = call_soon, call_at, call_later
-
-
-async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
-    """Run blocking ``fn`` in a worker thread, from trio or from asyncio code alike.
-
-    The store is called both by trio code (HTTP reads, CLI, tests) and by chatkit inside the
-    asyncio loop, so it cannot pick one library's thread API. Either way the call is not
-    abandoned on cancellation: a write that started finishes before the caller sees it.
-    """
-    if sniffio.current_async_library() == "asyncio":
-        slots = _thread_slots.get()
-        if slots is None:  # no bound in a loop not opened by open_asyncio_loop
-            return await _run_sync_in_thread_from_asyncio(fn, lambda: None)
-        await slots.acquire()
-        return await _run_sync_in_thread_from_asyncio(fn, slots.release)
-    return await trio.to_thread.run_sync(fn)
-
-
-async def _run_sync_in_thread_from_asyncio(
-    fn: Callable[[], _T], finished: Callable[[], None]
-) -> _T:
-    # Not loop.run_in_executor: trio-asyncio runs that as a trio task behind an asyncio
-    # future, and each call leaves a reference cycle (handle, cancel closure, future, the
-    # query's arguments and result) that only a full collection frees; at three queries a
-    # turn that was half of all cyclic garbage. Here: trio's thread cache (no trio task), a
-    # plain future, and the result handed back through call_soon_threadsafe.
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[outcome.Outcome[_T]] = loop.create_future()
-    # The caller's context variables (log tags, trace context) go along, as with trio.to_thread.
-    context = contextvars.copy_context()
-
-    def settle(result: outcome.Outcome[_T]) -> None:
-        # The thread is done, so its slot is free now, not once the caller has resumed: on a
-        # busy server that is a few scheduler rounds later, and queries queued for slots.
-        finished()
-        if not done.done():
-            done.set_result(result)
-
-    def deliver(result: outcome.Outcome[_T]) -> None:
-        # In the worker thread. A closed loop means nobody waits for this any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, result)
-
-    try:
-        trio.lowlevel.start_thread_soon(lambda: context.run(fn), deliver)
-    except BaseException:
-        finished()
-        raise
-    try:
-        result = await asyncio.shield(done)
-    except asyncio.CancelledError:
-        while not done.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(done)
-        raise
-    return result.unwrap()
 
 
 async def run_aio(fn: Callable[[], Awaitable[_T]]) -> _T:

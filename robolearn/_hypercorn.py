@@ -1,5 +1,8 @@
 """Hypercorn's configuration for robolearn: ``hypercorn.toml``, the bind, the drain period.
 
+``robolearn/hypercorn.toml`` ships inside the package (read with importlib.resources), so an
+installed wheel serves with the same hypercorn settings as the source tree.
+
 Apart from `robolearn.serve`, which imports the whole app, so that the supervisor of
 ``robolearn serve --workers`` binds the sockets a single server would bind, the same way,
 without loading an app it never runs.
@@ -8,6 +11,8 @@ without loading an app it never runs.
 from __future__ import annotations
 
 import logging
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 from hypercorn.config import Config, Sockets
@@ -17,7 +22,7 @@ from robolearn.config import Settings
 
 __all__ = ["bound_urls", "drain_seconds", "hypercorn_config"]
 
-_HYPERCORN_TOML = Path(__file__).resolve().parent.parent / "hypercorn.toml"
+_HYPERCORN_TOML = "hypercorn.toml"
 
 # Seconds between the end of the grace period and hypercorn's hard cut: time for the
 # cancelled turns to checkpoint their answers (bounded by their own timeouts) and for
@@ -26,14 +31,13 @@ _LAST_WORDS = 2.0
 
 
 def hypercorn_config(bind: str, config_file: Path | None = None) -> Config:
-    """Hypercorn settings from ``hypercorn.toml`` (when present), bound to ``bind``."""
-    path = config_file or _HYPERCORN_TOML
-    if path.is_file():
-        config = Config.from_toml(str(path))
+    """Hypercorn settings from ``config_file`` (default: the package's ``hypercorn.toml``),
+    bound to ``bind``."""
+    if config_file is None:
+        text = resources.files("robolearn").joinpath(_HYPERCORN_TOML).read_text("utf-8")
+        config = Config.from_mapping(tomllib.loads(text))
     else:
-        # Installed without the source tree: the same choices hypercorn.toml makes.
-        config = Config()
-        config.backlog = 2048
+        config = Config.from_toml(config_file)
     config.bind = [bind]
     # Through our handlers, so access and server logs are JSON lines like the rest. Hypercorn
     # builds each request's log fields before the logger looks at its level: with access

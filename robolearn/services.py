@@ -184,7 +184,12 @@ async def open_services(
                     attachments,
                     model=chosen,
                     tools=[search_tool(lambda: textbook.current, vectors)],
-                    converter_for=lambda context: ModelInputConverter(blobs, context, garbage),
+                    converter_for=lambda context: ModelInputConverter(
+                        blobs,
+                        context,
+                        garbage,
+                        inline_history=settings.history_attachments == "inline",
+                    ),
                     observer=metrics,
                     tracing=tracing,
                     titler=titler,

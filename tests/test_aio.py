@@ -7,7 +7,7 @@ import contextvars
 import gc
 import threading
 import types
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import trio
@@ -15,7 +15,9 @@ import trio.lowlevel
 import trio.testing
 import trio_asyncio
 
-from robolearn import _aio
+from robolearn import _aio, _threads
+
+from ._plain_asyncio import run_on_plain_asyncio
 
 
 def _loop() -> asyncio.AbstractEventLoop:
@@ -357,9 +359,9 @@ async def test_a_thread_call_from_asyncio_returns_raises_and_keeps_context() -> 
 
     async def calls() -> tuple[str, str]:
         _caller.set("turn 7")
-        seen = await _aio.run_sync_in_thread(_caller.get)
+        seen = await _threads.run_sync_in_thread(_caller.get)
         with pytest.raises(ValueError, match="from the thread"):
-            await _aio.run_sync_in_thread(fail)
+            await _threads.run_sync_in_thread(fail)
         return seen, threading.current_thread().name
 
     async with _aio.open_asyncio_loop():
@@ -369,7 +371,28 @@ async def test_a_thread_call_from_asyncio_returns_raises_and_keeps_context() -> 
     assert caller_thread == threading.current_thread().name  # only fn left the loop's thread
 
 
-async def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish() -> None:
+def _run_asyncio(loop: str, main: Callable[[], Awaitable[None]], seconds: float) -> None:
+    """Run ``main()`` on a plain asyncio loop (another ChatKit server's, using the store) or
+    in the server's own loop, bridged into trio; at most ``seconds``."""
+    if loop == "plain":
+
+        async def plain() -> None:
+            async with asyncio.timeout(seconds):
+                await main()
+
+        run_on_plain_asyncio(plain)
+    else:
+
+        async def bridged() -> None:
+            async with _aio.open_asyncio_loop():
+                with trio.fail_after(seconds):
+                    await trio_asyncio.aio_as_trio(main)()
+
+        trio.run(bridged)
+
+
+@pytest.mark.parametrize("loop", ["bridged", "plain"])
+def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish(loop: str) -> None:
     started, release = threading.Event(), threading.Event()
     finished: list[str] = []
 
@@ -380,7 +403,7 @@ async def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish() -> No
 
     async def caller() -> None:
         try:
-            await _aio.run_sync_in_thread(write)
+            await _threads.run_sync_in_thread(write)
         except asyncio.CancelledError:
             finished.append("caller saw the cancellation")
             raise
@@ -397,16 +420,14 @@ async def test_a_cancelled_asyncio_caller_waits_for_the_thread_to_finish() -> No
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    async with _aio.open_asyncio_loop():
-        with trio.fail_after(5):
-            await trio_asyncio.aio_as_trio(scenario)()
+    _run_asyncio(loop, scenario, 5)
     assert finished == ["write", "caller saw the cancellation"]
 
 
 async def test_thread_calls_from_asyncio_leave_no_cyclic_garbage() -> None:
     async def many() -> None:
         for _ in range(200):
-            await _aio.run_sync_in_thread(threading.get_ident)
+            await _threads.run_sync_in_thread(threading.get_ident)
 
     async with _aio.open_asyncio_loop():
         gc.collect()
@@ -427,7 +448,8 @@ async def test_thread_calls_from_asyncio_leave_no_cyclic_garbage() -> None:
     assert futures < 20, futures
 
 
-async def test_asyncio_side_thread_calls_are_bounded() -> None:
+@pytest.mark.parametrize("loop", ["bridged", "plain"])
+def test_asyncio_side_thread_calls_are_bounded(loop: str) -> None:
     lock = threading.Lock()
     running, most = 0, 0
     started, release = threading.Semaphore(0), threading.Event()
@@ -443,19 +465,17 @@ async def test_asyncio_side_thread_calls_are_bounded() -> None:
             running -= 1
 
     async def many() -> None:
-        calls = [_aio.run_sync_in_thread(call) for _ in range(_aio.THREAD_SLOTS + 10)]
+        calls = [_threads.run_sync_in_thread(call) for _ in range(_threads.THREAD_SLOTS + 10)]
         gathered = asyncio.gather(*calls)
         loop = asyncio.get_running_loop()
-        for _ in range(_aio.THREAD_SLOTS):
+        for _ in range(_threads.THREAD_SLOTS):
             await loop.run_in_executor(None, started.acquire)
         await asyncio.sleep(0.1)  # time enough for calls past the bound to start, if they could
         release.set()
         await gathered
 
-    async with _aio.open_asyncio_loop():
-        with trio.fail_after(10):
-            await trio_asyncio.aio_as_trio(many)()
-    assert most == _aio.THREAD_SLOTS
+    _run_asyncio(loop, many, 10)
+    assert most == _threads.THREAD_SLOTS
 
 
 async def test_a_thread_calls_slot_is_freed_once_the_thread_is_done() -> None:
@@ -469,8 +489,8 @@ async def test_a_thread_calls_slot_is_freed_once_the_thread_is_done() -> None:
             super().release()
 
     async def call() -> None:
-        _aio._thread_slots.set(Slots(1))
-        await _aio.run_sync_in_thread(lambda: None)
+        _threads._thread_slots.set(Slots(1))
+        await _threads.run_sync_in_thread(lambda: None)
 
     async with _aio.open_asyncio_loop():
         with trio.fail_after(5):

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from robolearn.__main__ import main
-from robolearn.config import ConfigError, Settings
+from robolearn.config import ConfigError, Settings, declared_settings
 
 
 def test_defaults() -> None:
@@ -224,3 +225,31 @@ def test_thread_lock_settings_are_read() -> None:
     assert settings.scripted_echo_history is True
     with pytest.raises(ConfigError, match="ROBOLEARN_THREAD_LOCK_RETRY"):
         Settings.from_env({"ROBOLEARN_THREAD_LOCK_RETRY": "0"})
+
+
+def test_each_setting_is_declared_once_with_its_own_variable() -> None:
+    declared = declared_settings()
+    assert len(declared) == len(attrs.fields(Settings))
+    names = [setting.env for _, setting in declared]
+    assert len(names) == len(set(names))
+    assert all(setting.doc and setting.group for _, setting in declared)
+
+
+def test_unset_or_blank_variables_keep_the_declared_defaults() -> None:
+    blank = {setting.env: "  " for _, setting in declared_settings()}
+    assert Settings.from_env(blank) == Settings.from_env({}) == Settings()
+
+
+@pytest.mark.parametrize("name", ["ROBOLEARN_JWT_SECRET", "ROBOLEARN_PREVIEW_KEY"])
+def test_a_bad_secret_is_named_but_never_shown(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name} must be at least 32 characters$") as exc:
+        Settings.from_env({name: "hunter2-hunter2"})
+    assert "hunter2" not in str(exc.value)
+
+
+def test_the_boot_log_masks_every_secret() -> None:
+    secrets = {setting.env: "s" * 40 for _, setting in declared_settings() if setting.secret}
+    assert set(secrets) >= {"OPENAI_API_KEY", "ROBOLEARN_ADMIN_TOKEN"}
+    settings = Settings.from_env(secrets)
+    assert "s" * 40 not in repr(settings)
+    assert "s" * 40 not in str(settings.describe())

@@ -6,6 +6,8 @@ import gc
 import logging
 import weakref
 from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +57,12 @@ def test_access_lines_go_through_our_logger_only_when_they_would_be_written(
         access.setLevel(before)
     assert (config.accesslog is access) is logged
     assert (config.accesslog is None) is not logged
+
+
+def test_hypercorn_settings_come_from_the_toml_shipped_in_the_package(tmp_path: Path) -> None:
+    assert resources.files("robolearn").joinpath("hypercorn.toml").is_file()
+    config = hypercorn_config("127.0.0.1:0")
+    assert (config.backlog, config.bind) == (2048, ["127.0.0.1:0"])
+    own = tmp_path / "hypercorn.toml"
+    own.write_text("backlog = 10\n")
+    assert hypercorn_config("127.0.0.1:0", own).backlog == 10

@@ -64,7 +64,8 @@ class ModelInputConverter(ThreadItemConverter):
     - Attachments of the message being answered go to the model whole (data URLs of the
       uploaded bytes: images as ``input_image``, other files as ``input_file``); earlier
       ones as a one-line reference, so a long conversation does not re-send (and hold in
-      memory) every file it ever carried.
+      memory) every file it ever carried, unless ``inline_history`` says to send them whole
+      too (``ROBOLEARN_HISTORY_ATTACHMENTS=inline``).
     - Earlier answers are assistant messages with plain text content; hidden context,
       client tool calls and other widgets' items are user-role notes the UI never showed.
     """
@@ -73,6 +74,7 @@ class ModelInputConverter(ThreadItemConverter):
     context: RequestContext
     # Told how many attachment bytes this turn read (see robolearn._memory).
     garbage: GarbageBudget | None = None
+    inline_history: bool = False
 
     async def _thread_item_to_input_item(
         self, item: ThreadItem, is_last_message: bool = True
@@ -110,7 +112,7 @@ class ModelInputConverter(ThreadItemConverter):
         )
         content: list[ResponseInputContentParam] = [{"type": "input_text", "text": text}]
         for attachment in item.attachments:
-            if is_last_message:
+            if is_last_message or self.inline_history:
                 content.append(await self.attachment_to_message_content(attachment))
             else:
                 content.append({"type": "input_text", "text": _reference(attachment)})

@@ -31,7 +31,7 @@ from robolearn.rag._eval import (
     oos_scores,
     rank_scores,
 )
-from robolearn.rag._frontmatter import FrontmatterValue, split_frontmatter
+from robolearn.rag._frontmatter import FrontmatterError, FrontmatterValue, split_frontmatter
 from robolearn.rag._ingest import CHUNKING, IngestPlan, IngestReport, StoredLesson, plan_ingest
 from robolearn.rag._lessons import Lesson, is_index_page, lesson_url, parse_lesson, read_lessons
 from robolearn.rag._live import (
@@ -87,6 +87,7 @@ __all__ = [
     "Database",
     "Embedder",
     "EvalQuestion",
+    "FrontmatterError",
     "FrontmatterValue",
     "IngestPlan",
     "IngestProgress",

@@ -9,14 +9,17 @@ its folder; a file without ``id`` keeps its name minus any numeric prefix
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import attrs
 
-from robolearn.rag._frontmatter import FrontmatterValue, split_frontmatter
+from robolearn.rag._frontmatter import FrontmatterError, FrontmatterValue, split_frontmatter
 from robolearn.rag._markdown import first_h1
+
+_log = logging.getLogger("robolearn.rag")
 
 DOC_SUFFIXES = frozenset({".md", ".mdx"})
 # Docusaurus' number-prefix rule: "01-intro", "1_intro", "01. intro" → "intro"; names
@@ -58,15 +61,20 @@ def read_lessons(root: str | Path, *, site_url: str) -> list[Lesson]:
     """Read every ``.md``/``.mdx`` page under ``root`` (sorted by path).
 
     Files and folders starting with ``_`` or ``.`` are skipped, as Docusaurus does for
-    partials and hidden files.
+    partials and hidden files. A page whose frontmatter is not valid YAML is logged with
+    its path and left out: one broken page must not stop the rest of the book loading.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"docs root {str(root)!r} is not a directory")
-    return [
-        parse_lesson(path.relative_to(root).as_posix(), path.read_bytes(), site_url=site_url)
-        for path in sorted(_iter_doc_files(root), key=lambda p: p.relative_to(root).as_posix())
-    ]
+    lessons: list[Lesson] = []
+    for path in sorted(_iter_doc_files(root), key=lambda p: p.relative_to(root).as_posix()):
+        relative = path.relative_to(root).as_posix()
+        try:
+            lessons.append(parse_lesson(relative, path.read_bytes(), site_url=site_url))
+        except FrontmatterError as exc:
+            _log.warning("skipping %s: %s", path, exc)
+    return lessons
 
 
 def _iter_doc_files(root: Path) -> Iterator[Path]:
@@ -79,7 +87,10 @@ def _iter_doc_files(root: Path) -> Iterator[Path]:
 
 
 def parse_lesson(path: str, raw: bytes, *, site_url: str) -> Lesson:
-    """Build a :class:`Lesson` from its docs-relative ``path`` and file bytes (no I/O)."""
+    """Build a :class:`Lesson` from its docs-relative ``path`` and file bytes (no I/O).
+
+    Raises :class:`FrontmatterError` when the page's frontmatter is not valid YAML.
+    """
     pure = PurePosixPath(path)
     text = raw.decode("utf-8", errors="replace")
     meta, body = split_frontmatter(text)

@@ -17,7 +17,7 @@ from typing import Final
 import attrs
 import trio
 
-from robolearn._aio import run_sync_in_thread
+from robolearn._threads import run_sync_in_thread
 from robolearn.rag._lessons import Lesson, read_lessons
 from robolearn.rag._repository import Database, RagRepository
 from robolearn.rag._search import SearchConfig, SearchIndex

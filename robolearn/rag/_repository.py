@@ -16,7 +16,7 @@ from typing import Any, Final, Protocol, TypeVar
 import attrs
 import psycopg
 
-from robolearn._aio import run_sync_in_thread
+from robolearn._threads import run_sync_in_thread
 from robolearn.rag._chunking import Chunk, chunk_lesson
 from robolearn.rag._embeddings import Embedder, vector_literal
 from robolearn.rag._ingest import CHUNKING, IngestReport, StoredLesson, plan_ingest

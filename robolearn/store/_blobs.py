@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 import attrs
-import trio
 
 from ._errors import (
     InvalidStoreInput,
@@ -302,7 +302,7 @@ class BlobStore:
         sweep that fails (database down) is logged, and the next one tries again.
         """
         while True:
-            await trio.sleep(every)
+            await anyio.sleep(every)
             try:
                 swept = await self.sweep_expired()
             except StoreUnavailable as exc:

@@ -32,9 +32,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import psutil
-import trio
 
 __all__ = [
     "EmbeddedPostgres",
@@ -198,12 +198,12 @@ class EmbeddedPostgres:
 @asynccontextmanager
 async def open_embedded_postgres(data_dir: Path) -> AsyncIterator[EmbeddedPostgres]:
     """Run embedded PostgreSQL in ``data_dir`` for the block."""
-    server = await trio.to_thread.run_sync(EmbeddedPostgres.start, data_dir)
+    server = await anyio.to_thread.run_sync(EmbeddedPostgres.start, data_dir)
     try:
         yield server
     finally:
-        with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(server.stop)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(server.stop)
 
 
 @contextlib.contextmanager

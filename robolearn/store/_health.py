@@ -15,12 +15,14 @@ connection outside the pool, tells them apart.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+import anyio
+import anyio.abc
 import attrs
-import trio
+
+from robolearn._threads import threadsafe_caller
 
 from ._errors import StoreUnavailable
 
@@ -53,7 +55,7 @@ class DatabaseHealth:
     it raises, the outage goes on.
 
     Read from any thread (:attr:`down`, :meth:`check`, :meth:`suspect`); changed only by
-    :meth:`run`, in its trio task.
+    :meth:`run`, in its task (trio's or asyncio's: it runs on either).
     """
 
     probe: Callable[[], Awaitable[None]]
@@ -62,8 +64,11 @@ class DatabaseHealth:
     _down_since: float | None = attrs.field(default=None, init=False)
     _outages: int = attrs.field(default=0, init=False)
     _probes: int = attrs.field(default=0, init=False)
-    _wake: trio.Event = attrs.field(factory=trio.Event, init=False, repr=False)
-    _token: trio.lowlevel.TrioToken | None = attrs.field(default=None, init=False, repr=False)
+    _wake: anyio.Event = attrs.field(factory=anyio.Event, init=False, repr=False)
+    # How another thread reaches run's loop; None while it is not running.
+    _call_soon: Callable[[Callable[[], object]], None] | None = attrs.field(
+        default=None, init=False, repr=False
+    )
 
     @property
     def down(self) -> bool:
@@ -75,7 +80,7 @@ class DatabaseHealth:
             down=since is not None,
             outages=self._outages,
             probes=self._probes,
-            down_seconds=0.0 if since is None else trio.current_time() - since,
+            down_seconds=0.0 if since is None else anyio.current_time() - since,
         )
 
     def check(self) -> None:
@@ -85,29 +90,30 @@ class DatabaseHealth:
 
     def suspect(self) -> None:
         """A query failed as if the database were gone: probe now. Safe from any thread."""
-        token = self._token
-        if token is None:
+        call_soon = self._call_soon
+        if call_soon is None:
             return  # not running (a CLI command): the query's own error is all there is
-        with contextlib.suppress(trio.RunFinishedError):
-            token.run_sync_soon(self._poke)
+        call_soon(self._poke)
 
     def _poke(self) -> None:
         self._wake.set()
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Probe whenever a query suggests an outage, and every ``interval`` while down."""
-        self._token = trio.lowlevel.current_trio_token()
+        self._call_soon = threadsafe_caller()
         try:
             task_status.started()
             while True:
                 await self._wake.wait()
-                self._wake = trio.Event()
+                self._wake = anyio.Event()
                 while not await self._probe_once():
-                    with trio.move_on_after(self.interval):
+                    with anyio.move_on_after(self.interval):
                         await self._wake.wait()  # an embedded restart pokes it sooner
-                    self._wake = trio.Event()
+                    self._wake = anyio.Event()
         finally:
-            self._token = None
+            self._call_soon = None
 
     async def _probe_once(self) -> bool:
         """True when the database answers (and, after an outage, the pool serves again)."""
@@ -118,7 +124,7 @@ class DatabaseHealth:
                 await self.on_recovery()
         except Exception as exc:
             if self._down_since is None:
-                self._down_since = trio.current_time()
+                self._down_since = anyio.current_time()
                 self._outages += 1
                 # The class only: a driver's message can name hosts and users.
                 _log.warning(
@@ -129,7 +135,7 @@ class DatabaseHealth:
             return False
         if self._down_since is not None:
             _log.warning(
-                "database available again after %.1f s", trio.current_time() - self._down_since
+                "database available again after %.1f s", anyio.current_time() - self._down_since
             )
             self._down_since = None
         return True

@@ -1,4 +1,8 @@
-"""open_store: the one public way to get a store (tests, tools and the app all use it)."""
+"""open_store: the one public way to get a store (tests, tools and the app all use it).
+
+It runs on trio (the server) and on plain asyncio (any other ChatKit server): its background
+tasks and thread calls go through anyio, which picks the running library.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import psycopg
-import trio
 from psycopg_pool import ConnectionPool
 
 from robolearn.obs import Tracing
@@ -48,49 +52,70 @@ async def open_store(
 
     ``supervisor``, when given, watches the embedded PostgreSQL this starts (none with a
     ``database_url``) for the block, and starts it again if it dies.
+
+    Use it from trio or from asyncio (``asyncio.run``, an ASGI server's lifespan); the
+    store's methods may then be called from any task of that loop. An error raised in the
+    block comes out as itself, not wrapped in an ``ExceptionGroup`` by the background tasks.
     """
-    async with AsyncExitStack() as stack:
-        embedded: EmbeddedPostgres | None = None
-        if database_url is None:
-            if data_dir is None:
-                raise ValueError("open_store needs a database_url or a data_dir")
-            try:
-                embedded = await stack.enter_async_context(open_embedded_postgres(data_dir))
-                database_url = embedded.uri
-            except Exception as exc:
-                _log.warning("embedded PostgreSQL did not start: %s", exc)
-                # An unusable URL still yields a store; it reports itself unavailable.
-                database_url = "postgresql:///robolearn-unavailable?host=/nonexistent"
-        pool = _make_pool(database_url, pool_min, pool_max, db_timeout)
-        await trio.to_thread.run_sync(pool.open)
-        stack.push_async_callback(_close_pool, pool)
-        health = DatabaseHealth(
-            partial(_probe, database_url, db_timeout), partial(_pool_serves, pool, db_timeout)
-        )
-        # Stopped before the pool closes and the server stops (the stack unwinds in reverse).
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        stack.callback(nursery.cancel_scope.cancel)
-        await nursery.start(health.run)
-        if embedded is not None and supervisor is not None:
-
-            async def restarted() -> None:
-                health.suspect()  # back now: no need to wait for the next probe
-                await trio.to_thread.run_sync(pool.check)
-
-            await nursery.start(
-                supervisor.run,
-                EmbeddedPostmaster(embedded.data_dir, embedded.uri),
-                embedded.pid,
-                restarted,
+    failed: Exception | None = None
+    bare: Exception | None = None
+    try:
+        async with AsyncExitStack() as stack:
+            embedded: EmbeddedPostgres | None = None
+            if database_url is None:
+                if data_dir is None:
+                    raise ValueError("open_store needs a database_url or a data_dir")
+                try:
+                    embedded = await stack.enter_async_context(open_embedded_postgres(data_dir))
+                    database_url = embedded.uri
+                except Exception as exc:
+                    _log.warning("embedded PostgreSQL did not start: %s", exc)
+                    # An unusable URL still yields a store; it reports itself unavailable.
+                    database_url = "postgresql:///robolearn-unavailable?host=/nonexistent"
+            pool = _make_pool(database_url, pool_min, pool_max, db_timeout)
+            await anyio.to_thread.run_sync(pool.open)
+            stack.push_async_callback(_close_pool, pool)
+            health = DatabaseHealth(
+                partial(_probe, database_url, db_timeout), partial(_pool_serves, pool, db_timeout)
             )
-        store = PostgresStore(
-            pool, db_timeout, limits or StoreLimits(), tracing or Tracing(), health
-        )
-        try:
-            await store.migrate()
-        except StoreUnavailable as exc:
-            _log.warning("database not reachable at startup, serving degraded: %s", exc)
-        yield store
+            # Stopped before the pool closes and the server stops (the stack unwinds in
+            # reverse).
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tasks.cancel_scope.cancel)
+            await tasks.start(health.run)
+            if embedded is not None and supervisor is not None:
+
+                async def restarted() -> None:
+                    health.suspect()  # back now: no need to wait for the next probe
+                    await anyio.to_thread.run_sync(pool.check)
+
+                await tasks.start(
+                    supervisor.run,
+                    EmbeddedPostmaster(embedded.data_dir, embedded.uri),
+                    embedded.pid,
+                    restarted,
+                )
+            store = PostgresStore(
+                pool, db_timeout, limits or StoreLimits(), tracing or Tracing(), health
+            )
+            try:
+                await store.migrate()
+            except StoreUnavailable as exc:
+                _log.warning("database not reachable at startup, serving degraded: %s", exc)
+            try:
+                yield store
+            except Exception as exc:
+                failed = exc
+                raise
+    except BaseExceptionGroup as group:
+        if failed is None or group.exceptions != (failed,):
+            raise
+        bare = failed
+    if bare is not None:
+        # Only the block's own error, which the background tasks' group wrapped: raised as
+        # itself, as any context manager lets it through (outside the handler, so that its
+        # own context is kept).
+        raise bare
 
 
 def _make_pool(url: str, min_size: int, max_size: int, timeout: float) -> ConnectionPool[Any]:
@@ -123,7 +148,7 @@ async def _probe(url: str, connect_timeout: float) -> None:
             conn.execute("SELECT 1")
 
     # Abandoned on shutdown: a probe of an unreachable host may take its connect timeout.
-    await trio.to_thread.run_sync(probe, abandon_on_cancel=True)
+    await anyio.to_thread.run_sync(probe, abandon_on_cancel=True)
 
 
 async def _pool_serves(pool: ConnectionPool[Any], checkout_timeout: float) -> None:
@@ -138,9 +163,9 @@ async def _pool_serves(pool: ConnectionPool[Any], checkout_timeout: float) -> No
         with pool.connection(timeout=min(checkout_timeout, 1.0)) as conn:
             conn.execute("SELECT 1")
 
-    await trio.to_thread.run_sync(check, abandon_on_cancel=True)
+    await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
 
 
 async def _close_pool(pool: ConnectionPool[Any]) -> None:
-    with trio.CancelScope(shield=True):
-        await trio.to_thread.run_sync(lambda: pool.close(timeout=5.0))
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(lambda: pool.close(timeout=5.0))

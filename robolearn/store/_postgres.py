@@ -1,7 +1,8 @@
 """PostgresStore: chatkit's ``Store`` on PostgreSQL, isolated per user.
 
-Queries run on a synchronous psycopg pool in worker threads (see ``robolearn._aio``), so the
-same store serves trio code and chatkit's asyncio code without psycopg's async API.
+Queries run on a synchronous psycopg pool in worker threads (see ``robolearn._threads``), so
+the same store serves trio code and asyncio code (chatkit's under robolearn's bridge, or
+another server's on plain asyncio) without psycopg's async API.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from chatkit.types import (
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, TypeAdapter
 
-from robolearn._aio import run_sync_in_thread
+from robolearn._threads import run_sync_in_thread
 from robolearn.obs import Tracing
 
 from ._errors import InvalidStoreInput, PayloadTooLarge, StoreFailed, StoreUnavailable

@@ -13,9 +13,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import attrs
 import psycopg
-import trio
 
 from ._errors import StoreFailed, StoreUnavailable
 from ._postgres import PostgresStore
@@ -75,7 +75,7 @@ class SharedRates:
     async def sweep_periodically(self, interval: float) -> None:
         """Keep the table as small as the set of recently active keys, until cancelled."""
         while True:
-            await trio.sleep(interval)
+            await anyio.sleep(interval)
             try:
                 await self.sweep()
             except (StoreUnavailable, StoreFailed) as exc:

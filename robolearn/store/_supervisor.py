@@ -24,8 +24,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
+import anyio
+import anyio.abc
 import attrs
-import trio
 
 from ._embedded import EmbeddedPostgres, postmaster_running
 
@@ -122,7 +123,7 @@ class PostgresSupervisor:
         pid: int,
         on_restart: Callable[[], Awaitable[None]] | None = None,
         *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Watch postmaster ``pid`` and restart it whenever it dies, until cancelled."""
         if self._state != "idle":
@@ -131,16 +132,16 @@ class PostgresSupervisor:
         task_status.started()
         delay = self.backoff.initial
         while True:
-            up_since = trio.current_time()
+            up_since = anyio.current_time()
             await postmaster.wait_exited(pid)
-            died = trio.current_time()
+            died = anyio.current_time()
             if died - up_since >= self.backoff.reset_after:
                 delay = self.backoff.initial
             self._state = "restarting"
             _log.warning("embedded PostgreSQL (pid %d) died; restarting it in %.1f s", pid, delay)
             attempt = 0
             while True:
-                await trio.sleep(delay)
+                await anyio.sleep(delay)
                 delay = min(delay * self.backoff.factor, self.backoff.maximum)
                 attempt += 1
                 try:
@@ -165,7 +166,7 @@ class PostgresSupervisor:
                 _log.warning(
                     "embedded PostgreSQL restarted (pid %d), %.2f s after it died (restart %d)",
                     pid,
-                    trio.current_time() - died,
+                    anyio.current_time() - died,
                     self._restarts,
                 )
             if on_restart is not None:
@@ -191,17 +192,17 @@ class EmbeddedPostmaster:
         except (AttributeError, OSError):  # not Linux, or pidfd_open forbidden (seccomp)
             # Another process's state, with no event to wait for: poll it.
             while postmaster_running(pid):  # noqa: ASYNC110
-                await trio.sleep(self.poll_interval)
+                await anyio.sleep(self.poll_interval)
             return
         try:
             # Still the postmaster, not a process that took its pid since it exited.
             if postmaster_running(pid):
-                await trio.lowlevel.wait_readable(pidfd)
+                await anyio.wait_readable(pidfd)
         finally:
             os.close(pidfd)
 
     async def restart(self, dead_pid: int) -> Restarted:
-        server = await trio.to_thread.run_sync(EmbeddedPostgres.start, self.data_dir)
+        server = await anyio.to_thread.run_sync(EmbeddedPostgres.start, self.data_dir)
         if self.uri is not None and server.uri != self.uri:
             # The socket dir is derived from the data dir's path, so this should not happen.
             _log.error(

@@ -3,7 +3,10 @@ it; later turns see a one-line reference; a message may not list one twice."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
+
+from robolearn.config import Settings
 
 from ._models import RecordingModel
 from .conftest import ChatKit, user_input
@@ -34,3 +37,22 @@ async def test_earlier_attachments_reach_the_model_as_references(
     later = repr(model.calls[-1].input)
     assert "data:image/png" not in later
     assert "[attached image: diagram.png (image/png)]" in later
+
+
+class TestInlineHistory:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return attrs.evolve(settings, history_attachments="inline")
+
+    async def test_earlier_attachments_are_sent_whole_when_asked(
+        self, alice: ChatKit, model: RecordingModel
+    ) -> None:
+        image = await _two_phase(alice, "diagram.png", "image/png", PNG)
+        first = await alice.stream("threads.create", input=user_input("look", [str(image["id"])]))
+        thread_id = first[0]["thread"]["id"]
+        await alice.stream(
+            "threads.add_user_message", thread_id=thread_id, input=user_input("and?")
+        )
+        later = repr(model.calls[-1].input)
+        assert "data:image/png" in later
+        assert "[attached image: diagram.png" not in later

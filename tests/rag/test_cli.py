@@ -67,6 +67,22 @@ def test_ingest_twice_then_eval_from_the_database(
     assert cited.split()[2:7] == ["1.000", "1.000", "1.000", "1/1", "0/2"]
 
 
+def test_a_page_with_invalid_frontmatter_does_not_stop_an_ingest(
+    database_url: str,
+    docs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("ROBOLEARN_LOG_FORMAT", "text")
+    bad = docs / "module-2-sim/chapter-2-gazebo/02-broken.md"
+    bad.write_text('---\ntitle: "never closed\n---\n# Broken\n', encoding="utf-8")
+    assert main(["ingest", str(docs)]) == 0
+    out, err = capsys.readouterr()
+    assert "3 pages: 3 written" in out
+    assert f"skipping {bad}: invalid YAML frontmatter" in err
+
+
 def test_eval_reads_a_docs_tree_directly(
     docs: Path, questions: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

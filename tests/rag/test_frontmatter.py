@@ -1,4 +1,9 @@
-from robolearn.rag import split_frontmatter
+"""Our frontmatter contract: where the block is, which values reach the lessons, and
+that a bad block is an error naming its line (YAML syntax itself is PyYAML's to test)."""
+
+import pytest
+
+from robolearn.rag import FrontmatterError, split_frontmatter
 
 
 def test_no_frontmatter_gives_empty_mapping_and_whole_text() -> None:
@@ -56,137 +61,71 @@ def test_docusaurus_lesson_frontmatter() -> None:
     assert body == "\n# Lesson 4.2\n"
 
 
-def test_scalar_types() -> None:
+def test_scalars_resolve_as_yaml_1_2_core_with_dates_as_text() -> None:
     meta, _ = split_frontmatter(
         "---\n"
         "int: 42\n"
         "negative: -3\n"
+        "leading_zero: 010\n"
         "float: 0.5\n"
-        "yes: true\n"
-        "no: False\n"
+        "exponent: 1e3\n"
+        "yes_flag: true\n"
+        "no_flag: False\n"
         "nothing: ~\n"
         "empty:\n"
         "version: 1.0.0\n"
-        "plain: hello world  # a comment\n"
-        "hash_in_word: C#sharp\n"
-        "single: 'it''s quoted'\n"
-        'double: "tab\\tand \\"escapes\\" \\u00e9"\n'
-        "colon: value: with colon\n"
+        "date: 2024-01-01\n"
+        "timestamp: 2024-01-01 10:30:00\n"
+        "answer: yes\n"
+        "switch: off\n"
+        "duration: 1:30\n"
+        "hex: 0x1f\n"
+        "infinity: .inf\n"
         "---\n"
     )
     assert meta == {
         "int": 42,
         "negative": -3,
+        "leading_zero": 10,
         "float": 0.5,
-        "yes": True,
-        "no": False,
+        "exponent": 1000.0,
+        "yes_flag": True,
+        "no_flag": False,
         "nothing": None,
         "empty": None,
         "version": "1.0.0",
-        "plain": "hello world",
-        "hash_in_word": "C#sharp",
-        "single": "it's quoted",
-        "double": 'tab\tand "escapes" é',
-        "colon": "value: with colon",
+        "date": "2024-01-01",
+        "timestamp": "2024-01-01 10:30:00",
+        "answer": "yes",
+        "switch": "off",
+        "duration": "1:30",
+        "hex": "0x1f",
+        "infinity": ".inf",
     }
+    assert type(meta["int"]) is int
+    assert type(meta["float"]) is float
+    assert type(meta["yes_flag"]) is bool
 
 
-def test_flow_lists_and_maps() -> None:
-    meta, _ = split_frontmatter(
-        "---\n"
-        "tags: [ros2, 'gazebo sim', \"a, b\", 3]\n"
-        "empty: []\n"
-        'authors: ["RoboLearn Team"]\n'
-        "map: {tier: 1, name: cloud}\n"
-        "broken: [unclosed, list\n"
-        "---\n"
-    )
-    assert meta == {
-        "tags": ["ros2", "gazebo sim", "a, b", 3],
-        "empty": [],
-        "authors": ["RoboLearn Team"],
-        "map": {"tier": 1, "name": "cloud"},
-        "broken": "[unclosed, list",
-    }
+def test_keys_are_text() -> None:
+    meta, _ = split_frontmatter("---\n2: two\ntrue: yes\n~: nothing\n2.5: half\n---\n")
+    assert meta == {"2": "two", "true": "yes", "null": "nothing", "2.5": "half"}
 
 
-def test_block_lists_at_key_indent_and_nested_mappings() -> None:
-    meta, _ = split_frontmatter(
-        "---\n"
-        "skills:\n"
-        "- ros2-fundamentals\n"
-        "- ros2-cli\n"
-        "steps:\n"
-        "  - name: build\n"
-        "    minutes: 5\n"
-        "  - plain item\n"
-        "after: done\n"
-        "---\n"
-    )
-    assert meta == {
-        "skills": ["ros2-fundamentals", "ros2-cli"],
-        "steps": [{"name": "build", "minutes": 5}, "plain item"],
-        "after": "done",
-    }
+@pytest.mark.parametrize(
+    "block", ["", "# only a comment\n", "- just\n- a list\n", "a lone scalar\n"]
+)
+def test_a_block_without_a_mapping_gives_empty_mapping(block: str) -> None:
+    assert split_frontmatter(f"---\n{block}---\nBody\n") == ({}, "Body\n")
 
 
-def test_block_scalars_and_multiline_plain_values() -> None:
-    meta, _ = split_frontmatter(
-        "---\n"
-        "literal: |\n"
-        "  line one\n"
-        "    indented\n"
-        "  line three\n"
-        "folded: >\n"
-        "  folded\n"
-        "  together\n"
-        "\n"
-        "  new paragraph\n"
-        "description: a long description\n"
-        "  continued here\n"
-        "next: 1\n"
-        "---\n"
-    )
-    assert meta == {
-        "literal": "line one\n  indented\nline three\n",
-        "folded": "folded together\nnew paragraph\n",
-        "description": "a long description continued here",
-        "next": 1,
-    }
-
-
-def test_malformed_lines_are_skipped_not_fatal() -> None:
-    meta, body = split_frontmatter(
-        "---\n"
-        "title: Kept\n"
-        "this line has no colon\n"
-        ":starts with colon\n"
-        "   stray: over-indented\n"
-        '"unterminated: "quote\n'
-        "tier: 2\n"
-        'bad_quote: "never closed\n'
-        "---\n"
-        "Body\n"
-    )
-    assert meta["title"] == "Kept"
-    assert meta["tier"] == 2
-    assert meta["bad_quote"] == '"never closed'
-    assert body == "Body\n"
-
-
-def test_non_mapping_document_gives_empty_mapping() -> None:
-    meta, body = split_frontmatter("---\n- just\n- a list\n---\nBody\n")
-    assert meta == {}
-    assert body == "Body\n"
-
-
-def test_non_ascii_bom_crlf_and_tabs() -> None:
+def test_non_ascii_bom_and_crlf() -> None:
     text = (
         "\ufeff---\r\n"
         'title: "Capteurs et caméras — 传感器"\r\n'
         "auteur: Zoë Ŝ\r\n"
         "tags:\r\n"
-        "\t- ロボット\r\n"
+        "  - ロボット\r\n"
         "---\r\n"
         "Corps du texte ✓\r\n"
     )
@@ -199,22 +138,45 @@ def test_non_ascii_bom_crlf_and_tabs() -> None:
     assert body == "Corps du texte ✓\r\n"
 
 
-def test_dots_close_frontmatter_and_comments_are_ignored() -> None:
+def test_dots_close_frontmatter() -> None:
     meta, body = split_frontmatter("---\n# a comment\nid: x\n...\nrest\n")
     assert meta == {"id": "x"}
     assert body == "rest\n"
 
 
-def test_duplicate_keys_last_wins() -> None:
-    meta, _ = split_frontmatter("---\nid: first\nid: second\n---\n")
-    assert meta == {"id": "second"}
+def test_invalid_yaml_is_an_error_naming_the_line_in_the_file() -> None:
+    text = '---\ntitle: Kept\ntier: 2\nbad_quote: "never closed\nnext: x\n---\nBody\n'
+    with pytest.raises(FrontmatterError, match=r"scanning a quoted scalar \(line 4\)"):
+        split_frontmatter(text)
+    with pytest.raises(FrontmatterError, match=r"parsing a flow sequence \(line 3\)"):
+        split_frontmatter("---\ntitle: ok\ntags: [unclosed, list\n---\n")
 
 
-def test_absurd_nesting_is_skipped_not_a_crash() -> None:
+@pytest.mark.parametrize(
+    "block",
+    [
+        "tags:\n\t- tabs are not YAML indentation\n",
+        "colon: value: with colon\n",
+        "? [a, b]\n: unhashable key\n",
+        "when: !!timestamp 2024-01-01\n",
+        "data: !!binary aGVsbG8=\n",
+        "set: !!set {a, b}\n",
+        "code: !!python/name:os.system\n",
+        "count: !!int ten\n",
+        "flag: !!bool maybe\n",
+    ],
+)
+def test_what_is_not_plain_yaml_data_is_an_error(block: str) -> None:
+    with pytest.raises(FrontmatterError, match="invalid YAML frontmatter"):
+        split_frontmatter(f"---\n{block}---\nBody\n")
+
+
+def test_absurd_nesting_and_alias_bombs_are_errors_not_crashes() -> None:
     deep_block = "".join(" " * i + f"k{i}:\n" for i in range(2000))
-    meta, body = split_frontmatter(f"---\n{deep_block}after: 1\n---\nBody\n")
-    assert meta["after"] == 1
-    assert body == "Body\n"
     deep_flow = "[" * 5000 + "]" * 5000
-    meta, _ = split_frontmatter(f"---\nx: {deep_flow}\n---\n")
-    assert meta == {"x": deep_flow}
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+    )
+    for block in (deep_block, f"x: {deep_flow}\n", "x: &loop [*loop]\n", bomb):
+        with pytest.raises(FrontmatterError, match="invalid YAML frontmatter"):
+            split_frontmatter(f"---\n{block}---\nBody\n")

@@ -1,9 +1,16 @@
 import hashlib
+import logging
 from pathlib import Path
 
 import pytest
 
-from robolearn.rag import is_index_page, lesson_url, parse_lesson, read_lessons
+from robolearn.rag import (
+    FrontmatterError,
+    is_index_page,
+    lesson_url,
+    parse_lesson,
+    read_lessons,
+)
 
 SITE = "https://book.example/"
 
@@ -152,6 +159,27 @@ def test_read_lessons_walks_docs_and_skips_partials(tmp_path: Path) -> None:
         "https://s.test/docs/module-1-ros2/chapter-2-x",
     ]
     assert lessons[1].title == "B ✓"
+
+
+def test_a_page_with_invalid_frontmatter_is_logged_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = b"---\ntitle: [unclosed\n---\n# Bad\n"
+    with pytest.raises(FrontmatterError, match="line 2"):
+        parse_lesson("m/c/02-bad.md", bad, site_url=SITE)
+    chapter = tmp_path / "m" / "c"
+    chapter.mkdir(parents=True)
+    (chapter / "01-good.md").write_bytes(lesson_bytes("title: Good\n"))
+    (chapter / "02-bad.md").write_bytes(bad)
+    (chapter / "03-also-good.md").write_bytes(lesson_bytes("title: Also good\n"))
+
+    with caplog.at_level(logging.WARNING, logger="robolearn.rag"):
+        lessons = read_lessons(tmp_path, site_url=SITE)
+
+    assert [lesson.title for lesson in lessons] == ["Good", "Also good"]
+    [record] = caplog.records
+    assert str(chapter / "02-bad.md") in record.getMessage()
+    assert "invalid YAML frontmatter" in record.getMessage()
 
 
 def test_read_lessons_rejects_a_missing_root(tmp_path: Path) -> None:

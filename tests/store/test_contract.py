@@ -1,5 +1,6 @@
-"""The chatkit Store contract on PostgresStore: chatkit's own store suite, plus what it skips
-(deletes, descending cursors, thread listing order, attachment isolation, cursor edge cases)."""
+"""The chatkit Store contract on PostgresStore beyond chatkit's own store suite (which runs in
+test_chatkit_suite.py): deletes, descending cursors, thread listing order, attachment
+isolation, cursor edge cases."""
 
 from __future__ import annotations
 
