@@ -9,7 +9,11 @@ reads best:
 2. the supporting passages, introduced by a sentence naming the lesson (and the page the
    reader has open);
 3. the lesson's short code example, when the student asks for code or an example;
-4. a "Sources:" list of markdown links, the lesson the lead quotes first.
+4. a "Sources:" list of markdown links to the lessons quoted: the one the lead quotes
+   first, then the best one, the others in the search's order;
+5. "Related lessons:", the next-ranked lessons not quoted that score close to the best
+   one (up to five lessons in all): the search ranks them nearly as relevant even when
+   none of their sentences shares the question's words.
 
 Questions the book does not cover get an answer starting "The book does not cover this"
 and no citations.
@@ -40,6 +44,13 @@ __all__ = ["NOT_COVERED", "compose_answer"]
 NOT_COVERED: Final = "The book does not cover this"
 
 _MAX_LESSONS = 3
+# Sources plus related lessons: as many as the search returns by default, so an answer
+# cites every lesson the search ranks in its first five when it scores close to the best.
+# A related lesson scores at least this share of the best one: on the fresh dev split any
+# share up to 0.55 cites every expected lesson the search ranks in its first five, 0.6+
+# drops one; 0.5 leaves room on unseen questions (benchmarks/eval/RESULTS.md).
+_MAX_SOURCES = 5
+_RELATED_SCORE = 0.5
 # A lesson joins the answer only if it scores at least this share of the best one.
 _RELATIVE_SCORE = 0.5
 _MIN_FRAGMENT_WORDS = 7
@@ -137,19 +148,20 @@ def compose_answer(
     top = findings.results[0]
     # The best lesson is always cited: second only to a lead quoting another lesson, unless
     # this continues its answer (the follow-up stays with the lesson that answered).
-    first = [top] if ask.continues_answer else []
-    lessons = list(
-        dict.fromkeys(
-            [*first, *(lead.lessons if lead else ()), top, *(lesson for lesson, _ in points)]
-        )
-    )
+    first = [top] if ask.continues_answer else [*(lead.lessons if lead else ()), top]
     quoted_top = (lead is not None and top in lead.lessons) or any(
         lesson == top for lesson, _ in points
     )
     # Unasked, code is shown only for a best lesson the answer could not quote otherwise.
-    example = _code_example(ask, findings.results, top_quoted=quoted_top or lessons[0] != top)
-    if example is not None:
-        lessons = list(dict.fromkeys([*lessons, example[0]]))
+    example = _code_example(ask, findings.results, top_quoted=quoted_top or first[0] != top)
+    used = {
+        *first,
+        *(lead.lessons if lead else ()),
+        *(lesson for lesson, _ in points),
+        *([example[0]] if example else []),
+    }
+    lessons = _sources(first, used, findings.results)
+    related = _related(lessons, findings.results)
     lines = [lead.text, ""] if lead else []
     lines.append(_framing(lessons, findings, reading))
     if points:
@@ -159,7 +171,32 @@ def compose_answer(
         lines += ["", f"The example in *{example[0].title}*:", "", example[1]]
     lines += ["", "Sources:"]
     lines += [f"- [{lesson.title}]({lesson.url})" for lesson in lessons]
+    if related:
+        lines += ["", "Related lessons:"]
+        lines += [f"- [{lesson.title}]({lesson.url})" for lesson in related]
     return "\n".join(lines)
+
+
+def _sources(
+    first: Sequence[FoundLesson], used: set[FoundLesson], results: Sequence[FoundLesson]
+) -> list[FoundLesson]:
+    """The lessons the answer quotes: ``first`` (the lead's, then the best one), the rest
+    in the search's order, which a student reads as most relevant first."""
+    return list(dict.fromkeys([*first, *(lesson for lesson in results if lesson in used)]))
+
+
+def _related(cited: Sequence[FoundLesson], results: Sequence[FoundLesson]) -> list[FoundLesson]:
+    """The next-ranked lessons the answer did not quote, while they score close to the best
+    one and the answer names at most ``_MAX_SOURCES`` lessons: a sentence of theirs may not
+    share the question's words, yet the search found them nearly as relevant."""
+    best = max((lesson.score for lesson in results), default=0.0)
+    room = _MAX_SOURCES - len(cited)
+    close = [
+        lesson
+        for lesson in results
+        if lesson not in cited and lesson.score >= _RELATED_SCORE * best
+    ]
+    return close[: max(room, 0)]
 
 
 def _lead(read: _Reading, results: Sequence[FoundLesson]) -> _Lead | None:
@@ -301,7 +338,7 @@ def _reason(read: _Reading, results: Sequence[FoundLesson]) -> tuple[str, FoundL
 def _framing(lessons: Sequence[FoundLesson], findings: SearchFindings, reading: str | None) -> str:
     top = lessons[0]
     more = len(lessons) - 1
-    also = f", with more in {more} related lesson{'s' if more > 1 else ''}" if more else ""
+    also = f", with more from {more} other lesson{'s' if more > 1 else ''}" if more else ""
     page = findings.page
     if page is not None and page.url == top.url:
         return f"The lesson you're reading, *{top.title}*, covers this{also}."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import attrs
+
 from robolearn.chat._answer import compose_answer
 from robolearn.chat._question import Ask
 from robolearn.chat._tool import FoundLesson, SearchFindings
@@ -87,7 +89,12 @@ def found(*lessons: FoundLesson) -> SearchFindings:
 
 
 def sources(answer: str) -> list[str]:
-    return [url for _, url in LINK.findall(answer.partition("\nSources:\n")[2])]
+    listed = answer.partition("\nSources:\n")[2].partition("\nRelated lessons:\n")[0]
+    return [url for _, url in LINK.findall(listed)]
+
+
+def related(answer: str) -> list[str]:
+    return [url for _, url in LINK.findall(answer.partition("\nRelated lessons:\n")[2])]
 
 
 def test_what_is_questions_lead_with_the_books_definition() -> None:
@@ -168,3 +175,34 @@ def test_a_passage_of_code_only_shows_the_code_and_cites_its_lesson() -> None:
     assert "walks through it" not in answer
     assert "```python\nfrom my_interfaces.srv import Command" in answer
     assert sources(answer)[0] == CODE_ONLY.url
+
+
+def test_lessons_not_quoted_but_ranked_close_are_related_lessons_in_ranking_order() -> None:
+    # Neither Setup nor Services says "topic", so neither is quoted; both score close to
+    # the best lesson, so the answer still points at them, in the search's order.
+    far = attrs.evolve(RUNNING, url=f"{SITE}/far", score=TOPICS.score * 0.3)
+    answer = compose_answer("what is a topic?", found(TOPICS, INSTALL, SERVICES, far))
+    assert sources(answer) == [TOPICS.url]
+    assert related(answer) == [INSTALL.url, SERVICES.url]
+    assert answer.index("Sources:") < answer.index("Related lessons:")
+
+
+def test_quoted_lessons_follow_the_ranking_after_the_lead() -> None:
+    close = [
+        attrs.evolve(TOPICS, title=f"Lesson {n}", url=f"{SITE}/t{n}", score=9.0 - n / 10)
+        for n in range(6)
+    ]
+    answer = compose_answer("what is a service?", found(TOPICS, *close, SERVICES))
+    cited = sources(answer) + related(answer)
+    assert cited[0] == SERVICES.url  # the lead's definition comes from it
+    assert cited[1] == TOPICS.url  # then the best lesson, then the search's order
+    assert cited[2:] == [lesson.url for lesson in close][: len(cited) - 2]
+    assert len(cited) == 5  # at most five lessons in all
+
+
+def test_a_follow_ups_lead_from_another_lesson_is_a_source_after_the_one_that_answered() -> None:
+    ask = Ask("explain that more simply", topic="what is a service?", names_topic=False)
+    answer = compose_answer(ask, found(TOPICS, SERVICES))
+    assert answer.startswith("**Put simply:** A service is a request and one response")
+    assert sources(answer) == [TOPICS.url, SERVICES.url]
+    assert related(answer) == []

@@ -125,6 +125,7 @@ def test_answers_lead_with_definitions_then_quote_passages_and_list_sources(
     framing, _, rest = rest.partition("\n\nKey points from the book:\n")
     assert framing.startswith("The book covers this in *Lesson 1.1: What Is ROS 2?*")
     points, _, sources = rest.partition("\n\nSources:\n")
+    sources, _, related = sources.partition("\n\nRelated lessons:\n")
     bullets = points.splitlines()
     assert 1 <= len(bullets) <= 4
     assert all(line.startswith("- **") for line in bullets)
@@ -132,6 +133,10 @@ def test_answers_lead_with_definitions_then_quote_passages_and_list_sources(
     assert len(cited) == len(sources.splitlines()) >= 1
     assert cited[0][0] == "Lesson 1.1: What Is ROS 2?"  # the lesson the lead quotes
     assert all(f"**{title}**" in points for title, _ in cited[1:])  # the others are quoted
+    # Related lessons are not quoted, and an answer names at most five lessons.
+    also = LINK.findall(related)
+    assert all(f"**{title}**" not in points for title, _ in also)
+    assert len(cited) + len(also) <= 5
     assert "```" not in answer  # not asked for code
     assert "walks through it" not in answer
 

@@ -16,9 +16,16 @@ from robolearn.rag import SearchIndex, chunk_lessons, demo_lessons
 
 def test_answers_cite_lessons_as_markdown_links() -> None:
     assert "Search the book first and ground every answer in what it says." in TUTOR_INSTRUCTIONS
-    assert "Cite the lessons you used as markdown links: [Lesson title](lesson URL)." in " ".join(
+    assert "Cite the lessons you used as markdown links: [Lesson title](lesson URL)," in " ".join(
         TUTOR_INSTRUCTIONS.split()
     )
+
+
+def test_sources_follow_the_search_ranking_and_name_close_results_as_related() -> None:
+    text = " ".join(TUTOR_INSTRUCTIONS.split())
+    assert "the others in the order the search ranked them" in text
+    assert 'Under "Related lessons", link the other results that score close to the best' in text
+    assert "(five lessons in all at most)" in text
 
 
 def test_uncovered_questions_are_refused_with_the_phrase_the_eval_counts() -> None:
