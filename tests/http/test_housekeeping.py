@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 import trio
+from chatkit.store import NotFoundError
 
 from robolearn.chat import RequestContext
 from robolearn.services import Services
 
 from ._models import RecordingModel
 from .conftest import ChatKit, user_input
+from .test_attachments import PNG, _two_phase
 
 PAGE = {"title": "Topics", "path": "/docs/module-1/topics"}
 
@@ -133,6 +135,26 @@ async def test_feedback_does_not_wait_for_a_running_answer(
         assert voted.status_code == 200, voted.text
         assert not answer_done(events)
         await finish()
+
+
+async def test_an_attachment_delete_does_not_wait_for_a_running_answer(
+    alice: ChatKit, model: RecordingModel, services: Services
+) -> None:
+    image = await _two_phase(alice, "dot.png", "image/png", PNG)
+    first = await alice.stream("threads.create", input=user_input("look", [str(image["id"])]))
+    thread_id = first[0]["thread"]["id"]
+    model.tokens, model.delay = 100, 0.02
+    body = {
+        "type": "threads.add_user_message",
+        "params": {"thread_id": thread_id, "input": user_input("and now?")},
+    }
+    async with answering(alice, body) as (events, finish):
+        deleted = await alice.call("attachments.delete", attachment_id=image["id"])
+        assert deleted.status_code == 200, deleted.text
+        assert not answer_done(events)
+        await finish()
+    with pytest.raises(NotFoundError):
+        await services.store.load_attachment(image["id"], RequestContext(user_id="alice"))
 
 
 @pytest.mark.parametrize(
