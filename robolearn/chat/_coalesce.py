@@ -1,4 +1,6 @@
-"""Text deltas that arrive close together reach chatkit as one delta.
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+Text deltas that arrive close together reach chatkit as one delta.
 
 Every delta a model streams costs the same trip downstream, whatever its length: an Agents SDK
 stream event, chatkit's conversion (a task per event), a pydantic event, its JSON, the

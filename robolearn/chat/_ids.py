@@ -1,4 +1,6 @@
-"""Give every item a model streams its own store id.
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+Give every item a model streams its own store id.
 
 Chat Completions models (and scripted ones) reuse one id for every message (``__fake_id__``),
 and chatkit's stream conversion passes model ids through: without this, each answer would

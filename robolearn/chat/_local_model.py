@@ -1,4 +1,6 @@
-"""The offline tutor: an Agents SDK model that searches the book and quotes it, cited.
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+The offline tutor: an Agents SDK model that searches the book and quotes it, cited.
 
 Used when no OpenAI key is configured, and in tests. It behaves like a tool-calling model
 so the whole pipeline is the real one:

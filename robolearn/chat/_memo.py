@@ -1,4 +1,7 @@
-"""What a thread's actor remembers of its thread between turns, and the store that uses it.
+"""Runs on both sides of the bridge: chatkit calls the store from asyncio during a stream,
+the thread actors and ``answer`` from trio (plain store calls, safe on either).
+
+What a thread's actor remembers of its thread between turns, and the store that uses it.
 
 A thread's actor is the only writer of its thread (every request that changes a thread goes
 through it, and across processes it works under the thread's lock), so it can keep the

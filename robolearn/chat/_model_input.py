@@ -1,4 +1,6 @@
-"""What each stored thread item becomes for the model: the one place that decides.
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+What each stored thread item becomes for the model: the one place that decides.
 
 chatkit's default converter replays an earlier answer as a ``message`` whose parts are
 ``output_text`` without the ``id``/``status`` of a real model output: the Responses API takes

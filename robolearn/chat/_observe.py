@@ -1,4 +1,7 @@
-"""What the tutor reports about its runs (durations, tool calls) and votes, for metrics."""
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+What the tutor reports about its runs (durations, tool calls) and votes, for metrics.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Responses API stream events for the models implemented here (scripted, local tutor).
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+Responses API stream events for the models implemented here (scripted, local tutor).
 
 The Agents SDK and chatkit read these events exactly as they read a real model's, so the
 offline models go through the same pipeline (tool calls, stream conversion, persistence).

@@ -1,4 +1,8 @@
-"""RoboLearnChatKitServer: chatkit's server with the tutor's ``respond`` and safe defaults."""
+"""Runs on both sides of the bridge: ``stream`` (chatkit's streaming path, ``respond``) as
+asyncio inside trio-asyncio's loop; ``answer``, ``owed_events`` and the rest from trio.
+
+RoboLearnChatKitServer: chatkit's server with the tutor's ``respond`` and safe defaults.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Agents SDK models that stream plain text: the deterministic scripted model and a base for
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+Agents SDK models that stream plain text: the deterministic scripted model and a base for
 other text-only models (test models).
 
 They speak the Responses event protocol (:mod:`._responses`) the Agents SDK expects from any

@@ -1,4 +1,6 @@
-"""A thread's title: the first message cut at a word boundary, then (with a provider model)
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+A thread's title: the first message cut at a word boundary, then (with a provider model)
 a short title the model writes while the first answer streams."""
 
 from __future__ import annotations

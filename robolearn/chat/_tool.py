@@ -1,4 +1,6 @@
-"""``search_robolearn_content``: the textbook search the tutor's model calls.
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+``search_robolearn_content``: the textbook search the tutor's model calls.
 
 One :class:`FunctionTool` serves every model (OpenAI and the offline local one). It runs
 the in-memory search directly (sub-millisecond, no I/O), biased towards the page the

@@ -1,4 +1,6 @@
-"""End-to-end tutor evaluation: questions through the agent (model + search tool), scored
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+End-to-end tutor evaluation: questions through the agent (model + search tool), scored
 on the lessons the answers cite.
 
 Retrieval metrics (:func:`robolearn.rag.evaluate_retrieval`) say whether the right lesson

@@ -1,4 +1,6 @@
-"""Test models: record what the tutor sends the model, answer deterministically."""
+"""Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
+
+Test models: record what the tutor sends the model, answer deterministically."""
 
 from __future__ import annotations
 
