@@ -33,7 +33,7 @@ from robolearn.rag import (
 from robolearn.store import StoreUnavailable, open_store
 
 if TYPE_CHECKING:
-    from robolearn.chat._tutor_eval import TutorAnswer
+    from robolearn.chat import TutorAnswer
 
 __all__ = ["DEFAULT_QUESTIONS", "evaluate", "ingest"]
 
@@ -136,7 +136,7 @@ async def evaluate(
         print("\n".join(reports[0].misses), file=out)
     if end_to_end:
         # The agent stack (Agents SDK, chatkit) takes a second to import: only when asked.
-        from robolearn.chat._tutor_eval import score_answers
+        from robolearn.chat import score_answers
 
         index = SearchIndex.build(chunks)
         answers = await _answers(index, questions)
@@ -178,7 +178,7 @@ async def _chunks(settings: Settings, docs: Path | None) -> tuple[Chunk, ...]:
 
 
 async def _answers(index: SearchIndex, questions: list[EvalQuestion]) -> list[TutorAnswer]:
-    from robolearn.chat._tutor_eval import answer_questions
+    from robolearn.chat import answer_questions
 
     started = time.perf_counter()
     async with (

@@ -20,31 +20,28 @@ from robolearn._aio import open_asyncio_loop, run_aio
 from robolearn._memory import GarbageBudget, collect_when_idle
 from robolearn.actors import ActorSettings, ActorSystem, open_actor_system
 from robolearn.chat import (
+    AttachmentLimits,
     AttachmentLinks,
+    BlobAttachmentStore,
+    ChatJob,
+    ChatTurns,
     CoalescingModel,
     LocalTutorModel,
     MemoStore,
+    ModelInputConverter,
+    ModelTitler,
     PreviewSigner,
+    ProviderTranscriber,
+    RequestChecks,
     RequestContext,
     RoboLearnChatKitServer,
-    search_tool,
-)
-from robolearn.chat._attachments import AttachmentLimits, BlobAttachmentStore
-from robolearn.chat._model_input import ModelInputConverter
-from robolearn.chat._models import (
-    ProviderTranscriber,
-    build_model,
-    probe_provider,
-    provider_client,
-)
-from robolearn.chat._titles import ModelTitler
-from robolearn.chat._turns import (
-    ChatJob,
-    ChatTurns,
-    RequestChecks,
     ThreadKey,
     ThreadQuota,
     TurnFailed,
+    build_model,
+    probe_provider,
+    provider_client,
+    search_tool,
 )
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing

@@ -61,6 +61,7 @@ def _install_asyncio_only_bridge() -> None:
         "open_asyncio_loop",
         "pending_asyncio_tasks",
         "run_aio",
+        "run_aio_stream",
         "spawn",
         "wait_at_most",
     ):

@@ -34,8 +34,7 @@ from chatkit.types import (
 )
 
 from robolearn.actors import ActorError, Replies
-from robolearn.chat import REQUEST_ADAPTER, RequestContext, parse_metadata
-from robolearn.chat._turns import ChatJob, TurnFailed
+from robolearn.chat import REQUEST_ADAPTER, ChatJob, RequestContext, TurnFailed, parse_metadata
 from robolearn.obs import current_request_id
 from robolearn.services import Services
 from robolearn.store import check_id
