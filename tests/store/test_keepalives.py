@@ -7,31 +7,23 @@ a PostgreSQL of its own listening on loopback.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trio
 
-from robolearn.bench import pg_ctl
+from robolearn.bench import free_port, pg_ctl
 from robolearn.store import EmbeddedPostgres, PostgresStore, open_store
 from robolearn.store._session import PgSession
 
 EXPECTED = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def tcp_url(tmp_path: Path) -> AsyncIterator[str]:
     postgres = await trio.to_thread.run_sync(EmbeddedPostgres.start, tmp_path / "pg")
-    port = _free_port()
+    port = free_port()
     pgdata = tmp_path / "pg" / "pgdata"
     options = f"-h 127.0.0.1 -p {port} -k {pgdata}"
     await trio.to_thread.run_sync(lambda: pg_ctl(postgres, "-w", "-o", options, "restart"))
