@@ -3,6 +3,12 @@
     python3 -m uv run --locked --all-extras python benchmarks/ab_servers.py \\
         --a /work/main --b . --rounds 4 --threads 100 --messages 5 --concurrency 100
 
+One tree with two environments A/Bs a setting, e.g. a library patch left out against all
+patches installed (``--a-env``/``--b-env`` KEY=VALUE, repeatable)::
+
+    python3 -m uv run --locked --all-extras python benchmarks/ab_servers.py \\
+        --a . --b . --b-env ROBOLEARN_UNPATCHED=merge --rounds 4 --concurrency 100
+
 Each server runs one tree's code (``PYTHONPATH``) in this environment, on its own database of
 one private PostgreSQL, with the scripted model; each run is ``robolearn bench``'s load
 (`run_load`). Prints messages/s and server CPU ms per message of every run, and the means.
@@ -22,6 +28,13 @@ from psycopg import sql
 
 from robolearn.bench import LoadPlan, ServerProcess, free_port, robolearn_server, run_load
 from robolearn.store import EmbeddedPostgres
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    return key, value
 
 
 def _server(name: str, tree: Path, url: str, work: Path, env: dict[str, str]) -> ServerProcess:
@@ -55,6 +68,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--delay-ms", type=float, default=5.0)
+    for side in ("a", "b"):
+        parser.add_argument(
+            f"--{side}-env",
+            action="append",
+            type=_assignment,
+            default=[],
+            metavar="KEY=VALUE",
+            help=f"environment of server {side.upper()} only (repeatable)",
+        )
     args = parser.parse_args()
     env = {
         "ROBOLEARN_SCRIPTED_TOKENS": str(args.tokens),
@@ -65,10 +87,11 @@ def main() -> None:
         postgres = EmbeddedPostgres.start(work / "pg")
         servers: dict[str, ServerProcess] = {}
         try:
-            for name, tree in (("A", args.a), ("B", args.b)):
+            for name, tree, own in (("A", args.a, args.a_env), ("B", args.b, args.b_env)):
                 with psycopg.connect(postgres.uri, autocommit=True) as conn:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name.lower())))
-                servers[name] = _server(name, tree, postgres.uri_for(name.lower()), work, env)
+                url = postgres.uri_for(name.lower())
+                servers[name] = _server(name, tree, url, work, {**env, **dict(own)})
             figures: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
             order = [name for r in range(args.rounds) for name in ("AB" if r % 2 else "BA")]
             order = ["A", "B", *order]  # a warm-up run each, not counted
@@ -82,8 +105,9 @@ def main() -> None:
                     figures[name].append((rate, cpu))
             for name, runs in figures.items():
                 rates, cpus = [r for r, _ in runs], [c for _, c in runs]
+                own = " ".join(f"{k}={v}" for k, v in (args.a_env if name == "A" else args.b_env))
                 print(
-                    f"{name} ({servers[name].env['PYTHONPATH']}): "
+                    f"{name} ({servers[name].env['PYTHONPATH']} {own}): "
                     f"{statistics.mean(rates):.1f} msg/s (sd {statistics.pstdev(rates):.1f}), "
                     f"{statistics.mean(cpus):.2f} CPU ms/msg (sd {statistics.pstdev(cpus):.2f})"
                 )
