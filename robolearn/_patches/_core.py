@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -43,9 +43,6 @@ class Patches:
     def __contains__(self, name: object) -> bool:
         return name in self.names
 
-    def any_of(self, names: Iterable[str]) -> bool:
-        return any(name in self.names for name in names)
-
 
 def installed_version(package: str) -> str:
     """The installed version of distribution ``package`` (tests replace this lookup)."""
@@ -68,7 +65,10 @@ class Library:
 
     def check_version(self) -> str:
         """The installed version; :class:`PatchError` unless it is in the verified range."""
-        version = installed_version(self.package)
+        try:
+            version = installed_version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            version = "(no distribution metadata)"
         if not self.lowest <= _release(version) < self.below:
             raise PatchError(
                 f"{self.package} {version} is installed, but robolearn's patches to it "

@@ -47,7 +47,10 @@ CALL_SOON = "call-soon"
 
 LIBRARY = Library("trio-asyncio", (SCHEDULER, CALL_SOON), lowest=(0, 16), below=(0, 17))
 
-_LOOP_INTERNALS = ("_q_send", "_q_recv", "_timers", "_nursery", "_main_loop_one", "_check_closed")
+# What the patches replace or use of trio-asyncio's loop: attributes its __init__ sets, and
+# methods or class attributes.
+_SET_IN_INIT = ("_q_send", "_q_recv", "_timers")
+_ON_THE_CLASS = ("_nursery", "_main_loop_one", "_check_closed")
 
 
 def install(patches: Patches) -> None:
@@ -56,19 +59,12 @@ def install(patches: Patches) -> None:
     if not (scheduler or call_soon):
         swap(trio_asyncio, "open_loop", None)
         return
-    version = LIBRARY.check_version()
-    try:
-        async_handle = importlib.import_module("trio_asyncio._handles").AsyncHandle
-    except (ImportError, AttributeError):
-        raise LIBRARY.missing(version, "trio_asyncio._handles.AsyncHandle") from None
+    async_handle = _check_internals(LIBRARY.check_version())
     open_stock_loop = stock(trio_asyncio, "open_loop")
 
     @asynccontextmanager
     async def open_loop(queue_len: int | None = None) -> AsyncIterator[Any]:
         async with open_stock_loop(queue_len) as loop:
-            missing = [name for name in _LOOP_INTERNALS if not hasattr(loop, name)]
-            if missing:
-                raise LIBRARY.missing(version, f"loop attribute {missing[0]}")
             if scheduler:
                 use_callback_queue(loop, async_handle)
             if call_soon and not loop.get_debug():
@@ -76,6 +72,28 @@ def install(patches: Patches) -> None:
             yield loop
 
     swap(trio_asyncio, "open_loop", open_loop)
+
+
+def _check_internals(version: str) -> type[asyncio.Handle]:
+    """trio-asyncio's ``AsyncHandle``, once every internal the patches need is found."""
+    loop_class = trio_asyncio.TrioEventLoop
+    assigned = {
+        name
+        for klass in loop_class.__mro__
+        if "__init__" in vars(klass) and hasattr(vars(klass)["__init__"], "__code__")
+        for name in vars(klass)["__init__"].__code__.co_names
+    }
+    missing = [f"TrioEventLoop().{name}" for name in _SET_IN_INIT if name not in assigned]
+    missing += [f"TrioEventLoop.{name}" for name in _ON_THE_CLASS if not hasattr(loop_class, name)]
+    try:
+        async_handle: type[asyncio.Handle] = importlib.import_module(
+            "trio_asyncio._handles"
+        ).AsyncHandle
+    except (ImportError, AttributeError):
+        missing.append("trio_asyncio._handles.AsyncHandle")
+    if missing:
+        raise LIBRARY.missing(version, missing[0])
+    return async_handle
 
 
 class CallbackQueue:

@@ -136,9 +136,14 @@ def test_a_version_outside_the_verified_range_fails_startup_naming_the_package(
     install(_unpatched(*patches.split(",")))
 
 
+def _defining(cls: type, name: str) -> type:
+    return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+
 @pytest.mark.parametrize(
     ("owner", "name", "package"),
     [
+        (_defining(trio_asyncio.TrioEventLoop, "_main_loop_one"), "_main_loop_one", "trio-asyncio"),
         (chatkit.agents, "_merge_generators", "openai-chatkit"),
         (TCPServer, "_read_data", "hypercorn"),
     ],
