@@ -64,11 +64,12 @@ def install(patches: Patches) -> None:
         swap(chatkit.agents, "_merge_generators", None)
         return
     version = LIBRARY.check_version()
-    for owner, name in _INTERNALS:
-        if not hasattr(owner, name):
-            raise LIBRARY.missing(version, f"{_qualified(owner)}.{name}")
+    missing = [
+        f"{_qualified(owner)}.{name}" for owner, name in _INTERNALS if not hasattr(owner, name)
+    ]
     if "_events" not in chatkit.agents.AgentContext.__private_attributes__:
-        raise LIBRARY.missing(version, "chatkit.agents.AgentContext._events")
+        missing.append("chatkit.agents.AgentContext._events")
+    LIBRARY.require(version, missing)
     swap(chatkit.agents, "_merge_generators", _in_step())
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "PatchError",
     "Patches",
     "installed_version",
+    "set_in_init",
     "stock",
     "swap",
 ]
@@ -77,6 +78,11 @@ class Library:
             )
         return version
 
+    def require(self, version: str, absent: list[str]) -> None:
+        """:class:`PatchError` naming the first of the internals in ``absent``, if any."""
+        if absent:
+            raise self.missing(version, absent[0])
+
     def missing(self, version: str, what: str) -> PatchError:
         """The error for an internal (``what``) the patches need and this version lacks."""
         return PatchError(
@@ -90,6 +96,13 @@ class Library:
             f"behaviour: {ESCAPE_HATCH}={','.join(self.patches)} (or {ESCAPE_HATCH}=1 for "
             "every library) leaves these patches out, unchecked."
         )
+
+
+def set_in_init(cls: type) -> frozenset[str]:
+    """The attribute names that ``__init__`` of ``cls`` or of a base class mentions: where a
+    library sets the instance attributes a patch uses."""
+    code = (getattr(vars(klass).get("__init__"), "__code__", None) for klass in cls.__mro__)
+    return frozenset(name for each in code if each is not None for name in each.co_names)
 
 
 def _release(version: str) -> tuple[int, ...]:

@@ -56,7 +56,7 @@ from hypercorn.utils import ShutdownError, raise_shutdown, wrap_app
 
 from robolearn._hypercorn import bound_urls
 
-from ._core import Library, Patches
+from ._core import Library, Patches, set_in_init
 
 __all__ = ["LIBRARY", "BurstListener", "install", "serve_app"]
 
@@ -85,14 +85,13 @@ def install(patches: Patches) -> None:
         return
     version = LIBRARY.check_version()
     missing = [f"TCPServer.{name}" for name in _METHODS if not hasattr(TCPServer, name)]
-    assigned = TCPServer.__init__.__code__.co_names
+    assigned = set_in_init(TCPServer)
     missing += [f"TCPServer().{name}" for name in _SET_IN_INIT if name not in assigned]
     if not hasattr(tcp_server, "MAX_RECV"):
         missing.append("hypercorn.trio.tcp_server.MAX_RECV")
     if not hasattr(hypercorn.trio.run, "worker_serve"):
         missing.append("hypercorn.trio.run.worker_serve")
-    if missing:
-        raise LIBRARY.missing(version, missing[0])
+    LIBRARY.require(version, missing)
 
 
 # At most this many connections per wake-up, as asyncio's loop takes (its default backlog).

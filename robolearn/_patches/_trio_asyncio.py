@@ -38,7 +38,7 @@ import sniffio
 import trio
 import trio_asyncio
 
-from ._core import Library, Patches, stock, swap
+from ._core import Library, Patches, set_in_init, stock, swap
 
 __all__ = ["LIBRARY", "CallbackQueue", "install"]
 
@@ -77,12 +77,7 @@ def install(patches: Patches) -> None:
 def _check_internals(version: str) -> type[asyncio.Handle]:
     """trio-asyncio's ``AsyncHandle``, once every internal the patches need is found."""
     loop_class = trio_asyncio.TrioEventLoop
-    assigned = {
-        name
-        for klass in loop_class.__mro__
-        if "__init__" in vars(klass) and hasattr(vars(klass)["__init__"], "__code__")
-        for name in vars(klass)["__init__"].__code__.co_names
-    }
+    assigned = set_in_init(loop_class)
     missing = [f"TrioEventLoop().{name}" for name in _SET_IN_INIT if name not in assigned]
     missing += [f"TrioEventLoop.{name}" for name in _ON_THE_CLASS if not hasattr(loop_class, name)]
     try:
@@ -91,8 +86,7 @@ def _check_internals(version: str) -> type[asyncio.Handle]:
         ).AsyncHandle
     except (ImportError, AttributeError):
         missing.append("trio_asyncio._handles.AsyncHandle")
-    if missing:
-        raise LIBRARY.missing(version, missing[0])
+    LIBRARY.require(version, missing)
     return async_handle
 
 
