@@ -31,13 +31,13 @@ from hypercorn.typing import (
     ASGIReceiveEvent,
     ASGISendCallable,
     ASGISendEvent,
-    Scope,
+    HTTPScope,
 )
 
 from robolearn.config import Settings
 
 from ._errors import HttpError
-from ._exchange import send_answer
+from ._exchange import HttpMiddleware, send_answer
 
 __all__ = ["BodyGuard", "BodyPace"]
 
@@ -65,23 +65,20 @@ class BodyPace:
         return self.grace + received / self.min_rate
 
 
-class BodyGuard:
+class BodyGuard(HttpMiddleware):
     """ASGI middleware: request bodies keep their `BodyPace`; an answer given before the body
     is in cannot be held up by it."""
 
     def __init__(self, app: ASGIFramework, pace: BodyPace) -> None:
-        self._app = app
+        super().__init__(app)
         self._pace = pace
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    async def http(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
         exchange = _Exchange(self._pace, receive, send)
         with exchange.cancel_scope:
-            await self._app(scope, exchange.receive, exchange.send)
+            await self.app(scope, exchange.receive, exchange.send)
         if exchange.too_slow:
             await exchange.refuse()
 

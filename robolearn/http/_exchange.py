@@ -3,7 +3,8 @@ and how an answer is sent.
 
 The hot route does not go through Quart (see ``_fast_path``), so it needs its own small
 request (headers, the body read on demand) and answer (a JSON body or a stream of SSE chunks)
-types. Middleware that answers by itself (the body guard's 408) sends the same answers.
+types. The pipeline's middleware (`HttpMiddleware`) sees the same requests, and what answers
+by itself (the body guard's 408) sends the same answers.
 """
 
 from __future__ import annotations
@@ -14,13 +15,36 @@ from contextlib import aclosing
 import attrs
 import trio
 from hypercorn.typing import (
+    ASGIFramework,
     ASGIReceiveCallable,
     ASGISendCallable,
     HTTPResponseStartEvent,
     HTTPScope,
+    Scope,
 )
 
-__all__ = ["Answer", "ClientGone", "Headers", "Incoming", "send_answer"]
+__all__ = ["Answer", "ClientGone", "Headers", "HttpMiddleware", "Incoming", "send_answer"]
+
+
+class HttpMiddleware:
+    """ASGI middleware for HTTP requests (`http`); lifespan events pass straight to ``app``."""
+
+    def __init__(self, app: ASGIFramework) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def http(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        """Serve one HTTP request (``self.app`` serves the rest of the pipeline)."""
+        raise NotImplementedError
 
 
 class ClientGone(Exception):

@@ -15,30 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
 from ._errors import HttpError
-from ._exchange import Answer, ClientGone, Incoming, send_answer
+from ._exchange import Answer, ClientGone, HttpMiddleware, Incoming, send_answer
 
 __all__ = ["CHATKIT_PATH", "ChatkitFastPath"]
 
 CHATKIT_PATH = "/chatkit"
 
 
-class ChatkitFastPath:
+class ChatkitFastPath(HttpMiddleware):
     """ASGI middleware: ``/chatkit`` to ``chatkit``; anything else (other paths, lifespan) to
     ``app``."""
 
     def __init__(
         self, app: ASGIFramework, chatkit: Callable[[Incoming], Awaitable[Answer]]
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self._chatkit = chatkit
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    async def http(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] != "http" or scope["path"] != CHATKIT_PATH:
+        if scope["path"] != CHATKIT_PATH:
             await self.app(scope, receive, send)
             return
         if scope["method"] != "POST":

@@ -10,15 +10,11 @@ import logging
 import re
 import uuid
 
-from hypercorn.typing import (
-    ASGIFramework,
-    ASGIReceiveCallable,
-    ASGISendCallable,
-    ASGISendEvent,
-    Scope,
-)
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, HTTPScope
 
 from robolearn.obs import bind_log_context
+
+from ._exchange import HttpMiddleware
 
 __all__ = ["RequestIds", "request_id_for"]
 
@@ -33,22 +29,16 @@ def request_id_for(header: str | None) -> str:
     return header if header is not None and _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
 
 
-class RequestIds:
+class RequestIds(HttpMiddleware):
     """ASGI middleware: each HTTP request gets its id, its log context and the id echoed back.
 
     Outermost, so whatever answers inside (CORS, the body guard, the ``/chatkit`` fast path,
     Quart and its error handler) is tagged, and every task the request starts logs its id.
     """
 
-    def __init__(self, app: ASGIFramework) -> None:
-        self._app = app
-
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    async def http(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
         given = next((value for name, value in scope["headers"] if name.lower() == _HEADER), None)
         request_id = request_id_for(None if given is None else given.decode("latin-1"))
         tag = (_HEADER, request_id.encode())
@@ -61,4 +51,4 @@ class RequestIds:
             await send(message)
 
         with bind_log_context(request_id=request_id):
-            await self._app(scope, receive, send_tagged)
+            await self.app(scope, receive, send_tagged)

@@ -18,6 +18,8 @@ from robolearn.obs import current_request_id
 from robolearn.services import Services
 from robolearn.store import StoreUnavailable
 
+from .conftest import logging_to
+
 BOOK = "https://book.example.org"
 
 # (method, path, body, status): every kind of answerer in the app.
@@ -55,15 +57,8 @@ class _RequestIds(logging.Handler):
 @pytest.fixture
 def logged() -> Iterator[_RequestIds]:
     handler = _RequestIds()
-    logger = logging.getLogger("robolearn.http")
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with logging_to(handler, logging.getLogger("robolearn.http"), logging.DEBUG):
         yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 async def _ask(
@@ -84,6 +79,7 @@ def _assert_error_shape(response: httpx.Response) -> dict[str, str]:
     return dict(error)
 
 
+@pytest.mark.parametrize("given", ["req-pipeline-1", None], ids=["given-id", "no-id"])
 @pytest.mark.parametrize(("method", "path", "body", "status"), ROUTES)
 async def test_every_route_echoes_the_request_id_it_logs_under_with_cors(
     http: httpx.AsyncClient,
@@ -92,30 +88,18 @@ async def test_every_route_echoes_the_request_id_it_logs_under_with_cors(
     path: str,
     body: Any,
     status: int,
+    given: str | None,
 ) -> None:
-    response = await _ask(http, method, path, body, **{"X-Request-ID": "req-pipeline-1"})
+    sent = {} if given is None else {"X-Request-ID": given}
+    response = await _ask(http, method, path, body, **sent)
     assert response.status_code == status
-    assert response.headers["X-Request-ID"] == "req-pipeline-1"
+    request_id = response.headers["X-Request-ID"]
+    assert request_id == given if given is not None else len(request_id) == 32
+    assert f"{method} {path}: {status}" in logged.messages_of(request_id)
     assert response.headers["Access-Control-Allow-Origin"] == BOOK
     assert "x-request-id" in response.headers["Access-Control-Expose-Headers"].lower()
-    assert f"{method} {path}: {status}" in logged.messages_of("req-pipeline-1")
     if status >= 400:
         _assert_error_shape(response)
-
-
-@pytest.mark.parametrize(("method", "path", "body", "status"), ROUTES)
-async def test_every_route_makes_an_id_when_the_client_sends_none(
-    http: httpx.AsyncClient,
-    logged: _RequestIds,
-    method: str,
-    path: str,
-    body: Any,
-    status: int,
-) -> None:
-    response = await _ask(http, method, path, body)
-    made = response.headers["X-Request-ID"]
-    assert len(made) == 32
-    assert f"{method} {path}: {status}" in logged.messages_of(made)
 
 
 async def test_a_refused_preflight_carries_the_request_id(http: httpx.AsyncClient) -> None:
