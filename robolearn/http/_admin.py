@@ -21,16 +21,16 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from robolearn import _aio
-from robolearn.services import Services
 
 from ._errors import HttpError
+from ._services import HttpServices
 
 __all__ = ["register_admin"]
 
 _TOKEN_HEADER = "X-Admin-Token"
 
 
-def register_admin(app: QuartTrio, services: Services, token: str) -> None:
+def register_admin(app: QuartTrio, services: HttpServices, token: str) -> None:
     """Add the admin routes to ``app``, guarded by ``token``."""
 
     def authorise() -> None:
@@ -40,28 +40,22 @@ def register_admin(app: QuartTrio, services: Services, token: str) -> None:
 
     @app.post("/admin/actors/cancel")
     async def admin_cancel_actor() -> Response:
+        authorise()
+        body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
         try:
-            authorise()
-            body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
-            try:
-                fields = json.loads(body)
-                key, user = fields.get("key"), fields.get("user")
-            except (ValueError, AttributeError):
-                key = user = None
-            if not isinstance(key, str) or not isinstance(user, str):
-                raise HttpError(
-                    400, "invalid_request", 'send {"user": "<owner>", "key": "<thread id>"}'
-                )
-            return _json({"cancelled": services.actors.cancel((user, key))})
-        except HttpError as exc:
-            return exc.response()
+            fields = json.loads(body)
+            key, user = fields.get("key"), fields.get("user")
+        except (ValueError, AttributeError):
+            key = user = None
+        if not isinstance(key, str) or not isinstance(user, str):
+            raise HttpError(
+                400, "invalid_request", 'send {"user": "<owner>", "key": "<thread id>"}'
+            )
+        return _json({"cancelled": services.actors.cancel((user, key))})
 
     @app.get("/admin/stats")
     async def admin_stats() -> Response:
-        try:
-            authorise()
-        except HttpError as exc:
-            return exc.response()
+        authorise()
         return _json(
             {
                 "actors": attrs.asdict(services.actors.statistics()),

@@ -10,7 +10,6 @@ upload must be exactly as long as ``attachments.create`` announced.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,29 +21,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from robolearn.chat import RequestContext
-from robolearn.config import Settings
-from robolearn.services import Services
 from robolearn.store import Blob
 
 from ._errors import HttpError, from_exception
-from ._frontdoor import FrontDoor
-from ._ratelimit import RateLimited, RateLimiter
+from ._gate import MULTIPART_OVERHEAD, Gate
+from ._services import HttpServices
 
-__all__ = ["download", "max_upload_body", "preview", "upload", "upload_direct"]
-
-# Room for a multipart body's boundary and part headers around the file's bytes.
-MULTIPART_OVERHEAD = 16 << 10
+__all__ = ["download", "preview", "upload", "upload_direct"]
 
 
-def max_upload_body(settings: Settings) -> int:
-    """The longest body an upload route may have to read."""
-    return settings.max_attachment_bytes + MULTIPART_OVERHEAD
-
-
-async def _context(door: FrontDoor) -> RequestContext:
-    user_id = await door.auth.authenticate(request.headers)
-    await door.limiter.acquire(user_id)
-    return RequestContext(user_id=user_id)
+async def _context(gate: Gate) -> RequestContext:
+    return RequestContext(user_id=await gate.admit(request.headers))
 
 
 @attrs.frozen
@@ -112,11 +99,11 @@ def _file_part(body: bytes) -> _Upload:
     return _Upload(upload.read(), upload.filename, upload.mimetype)
 
 
-async def upload(services: Services, door: FrontDoor, attachment_id: str) -> Response:
+async def upload(services: HttpServices, gate: Gate, attachment_id: str) -> Response:
     """Phase two of a two-phase upload: the bytes announced before, exactly, once."""
     received: _Upload | None = None
     try:
-        context = await _context(door)
+        context = await _context(gate)
         blobs = services.attachments.blobs
         slot = await blobs.open_slot(attachment_id, context)
         declared = slot.declared_size
@@ -146,11 +133,11 @@ async def upload(services: Services, door: FrontDoor, attachment_id: str) -> Res
         return _refused(exc, body_read=received is not None)
 
 
-async def upload_direct(services: Services, door: FrontDoor) -> Response:
+async def upload_direct(services: HttpServices, gate: Gate) -> Response:
     """Direct upload: create the attachment and send its bytes in one request."""
     received: _Upload | None = None
     try:
-        context = await _context(door)
+        context = await _context(gate)
         limit = services.attachments.limits.max_bytes
 
         def too_large() -> HttpError:
@@ -184,44 +171,26 @@ def _refused(exc: Exception, *, body_read: bool) -> Response:
     return response
 
 
-async def download(services: Services, door: FrontDoor, attachment_id: str) -> Response:
+async def download(services: HttpServices, gate: Gate, attachment_id: str) -> Response:
     """The bytes, for their owner."""
-    try:
-        context = await _context(door)
-        blob = await services.attachments.blobs.load(attachment_id, context)
-    except Exception as exc:
-        return from_exception(exc).response()
+    context = await _context(gate)
+    blob = await services.attachments.blobs.load(attachment_id, context)
     return _bytes(blob, max_age=3600)
 
 
-async def preview(
-    services: Services, door: FrontDoor, previews: RateLimiter, attachment_id: str
-) -> Response:
+async def preview(services: HttpServices, gate: Gate, attachment_id: str) -> Response:
     """The bytes, for anyone with a preview link the server signed that has not expired.
 
     Rate-limited per attachment (not per client address, which a classroom shares): a
     leaked link cannot serve an image more than ``ROBOLEARN_PREVIEW_RATE_PER_MINUTE`` times a
     minute, and only valid links count against it.
     """
-    try:
-        thread_id = request.args.get("thread")
-        left = services.attachments.links.signer.check(
-            attachment_id, thread_id, request.args.get("expires", ""), request.args.get("sig", "")
-        )
-        try:
-            await previews.acquire(attachment_id)
-        except RateLimited as exc:
-            door.metrics.rate_limited.labels("preview_rate_limited").inc()
-            raise HttpError(
-                429,
-                "preview_rate_limited",
-                f"this attachment's preview was loaded too often; retry in"
-                f" {math.ceil(exc.retry_after)} s",
-                retry_after=exc.retry_after,
-            ) from None
-        blob = await services.attachments.blobs.load_preview(attachment_id, thread_id)
-    except Exception as exc:
-        return from_exception(exc).response()
+    thread_id = request.args.get("thread")
+    left = services.attachments.links.signer.check(
+        attachment_id, thread_id, request.args.get("expires", ""), request.args.get("sig", "")
+    )
+    await gate.admit_preview(attachment_id)
+    blob = await services.attachments.blobs.load_preview(attachment_id, thread_id)
     # Cached no longer than the link is valid.
     return _bytes(blob, max_age=int(left))
 
@@ -239,7 +208,7 @@ def _bytes(blob: Blob, *, max_age: int) -> Response:
     )
 
 
-def _json(services: Services, attachment: Attachment) -> Response:
+def _json(services: HttpServices, attachment: Attachment) -> Response:
     body = services.attachments.links.serialize(attachment)
     assert body is not None  # an attachment always has its links refreshed
     return Response(body, content_type="application/json")

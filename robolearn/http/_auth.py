@@ -21,7 +21,7 @@ from robolearn.config import Settings
 
 from ._errors import HttpError
 
-__all__ = ["Authenticator"]
+__all__ = ["Authenticator", "RequestHeaders"]
 
 _log = logging.getLogger("robolearn.auth")
 
@@ -30,7 +30,9 @@ _ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 _LEEWAY_SECONDS = 30
 
 
-class _Headers(Protocol):
+class RequestHeaders(Protocol):
+    """Request headers by name: plain ASGI's (`Headers`) and Quart's both serve."""
+
     def get(self, key: str, default: str) -> str: ...
 
 
@@ -73,7 +75,7 @@ class Authenticator:
             )
         return cls(settings, jwks, client)
 
-    async def authenticate(self, headers: _Headers) -> str:
+    async def authenticate(self, headers: RequestHeaders) -> str:
         if self.settings.auth == "dev":
             return _check_user_id(headers.get("X-User-ID", "").strip(), "X-User-ID header")
         scheme, _, token = headers.get("Authorization", "").partition(" ")

@@ -32,15 +32,12 @@ from hypercorn.typing import (
     ASGISendCallable,
     ASGISendEvent,
     HTTPScope,
-    Scope,
 )
 
 from robolearn.config import Settings
-from robolearn.obs import bind_log_context
 
 from ._errors import HttpError
-from ._exchange import Headers, request_id_for
-from ._front import send_answer
+from ._exchange import HttpMiddleware, send_answer
 
 __all__ = ["BodyGuard", "BodyPace"]
 
@@ -68,25 +65,22 @@ class BodyPace:
         return self.grace + received / self.min_rate
 
 
-class BodyGuard:
+class BodyGuard(HttpMiddleware):
     """ASGI middleware: request bodies keep their `BodyPace`; an answer given before the body
     is in cannot be held up by it."""
 
     def __init__(self, app: ASGIFramework, pace: BodyPace) -> None:
-        self._app = app
+        super().__init__(app)
         self._pace = pace
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    async def http(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
         exchange = _Exchange(self._pace, receive, send)
         with exchange.cancel_scope:
-            await self._app(scope, exchange.receive, exchange.send)
+            await self.app(scope, exchange.receive, exchange.send)
         if exchange.too_slow:
-            await exchange.refuse(scope)
+            await exchange.refuse()
 
 
 @attrs.define
@@ -151,26 +145,24 @@ class _Exchange:
         while self.unread:
             self._note(await self._receive())
 
-    async def refuse(self, scope: HTTPScope) -> None:
+    async def refuse(self) -> None:
         """The answer to a body that fell behind its pace, if an answer can still be sent."""
-        request_id = request_id_for(Headers(scope["headers"]).get("x-request-id") or None)
-        with bind_log_context(request_id=request_id):
-            _log.info(
-                "request body too slow: %d bytes in %.1f s, cut (%s)",
-                self.received,
-                self.waited,
-                "connection closed" if self.answering else "answered 408",
-            )
-            if self.answering:  # begun in a shielded scope: it cannot be followed by ours
-                return  # hypercorn closes the connection: the request is unfinished
-            error = HttpError(
-                408,
-                "request_timeout",
-                f"the request body arrived too slowly ({self.received} bytes in "
-                f"{self.waited:.0f} s); send at least {self.pace.min_rate:.0f} bytes a second",
-                headers={"Connection": "close"},
-            )
-            await send_answer(error.answer(), request_id, self.receive, self.send)
+        _log.info(
+            "request body too slow: %d bytes in %.1f s, cut (%s)",
+            self.received,
+            self.waited,
+            "connection closed" if self.answering else "answered 408",
+        )
+        if self.answering:  # begun in a shielded scope: it cannot be followed by ours
+            return  # hypercorn closes the connection: the request is unfinished
+        error = HttpError(
+            408,
+            "request_timeout",
+            f"the request body arrived too slowly ({self.received} bytes in "
+            f"{self.waited:.0f} s); send at least {self.pace.min_rate:.0f} bytes a second",
+            headers={"Connection": "close"},
+        )
+        await send_answer(error.answer(), self.receive, self.send)
 
 
 def _ends_answer(message: ASGISendEvent) -> bool:

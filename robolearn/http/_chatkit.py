@@ -36,12 +36,12 @@ from chatkit.types import (
 from robolearn.actors import ActorError, Replies
 from robolearn.chat import REQUEST_ADAPTER, ChatJob, RequestContext, TurnFailed, parse_metadata
 from robolearn.obs import current_request_id
-from robolearn.services import Services
 from robolearn.store import check_id
 
 from ._errors import HttpError, from_exception
 from ._exchange import Answer, ClientGone, Incoming
-from ._frontdoor import FrontDoor
+from ._gate import Gate
+from ._services import HttpServices
 
 __all__ = ["handle_chatkit"]
 
@@ -71,47 +71,46 @@ _SSE_HEADERS = {
 }
 
 
-async def handle_chatkit(services: Services, door: FrontDoor, incoming: Incoming) -> Answer:
+async def handle_chatkit(services: HttpServices, gate: Gate, incoming: Incoming) -> Answer:
     """The answer to one ``POST /chatkit``; raises `ClientGone` if there is nobody to answer."""
     started = trio.current_time()
     kind = "unparsed"
     try:
-        user_id, parsed = await _parse(services, door, incoming)
+        user_id, parsed = await _parse(gate, incoming)
         kind = parsed.type
         with services.tracing.span(f"chatkit {kind}", **{"chatkit.type": kind}):
-            answer = await _handle(services, door, incoming, user_id, parsed, started)
+            answer = await _handle(services, gate, incoming, user_id, parsed, started)
     except ClientGone:
         raise
     except Exception as exc:
         error = from_exception(exc)
         if error.status == 429:
-            door.metrics.rate_limited.labels(error.code).inc()
+            gate.metrics.rate_limited.labels(error.code).inc()
         answer = error.answer()
-    door.metrics.requests.labels(kind, str(answer.status)).inc()
+    gate.metrics.requests.labels(kind, str(answer.status)).inc()
     if answer.stream is None:  # streams are timed when they end
-        door.metrics.request_seconds.labels(kind).observe(trio.current_time() - started)
+        gate.metrics.request_seconds.labels(kind).observe(trio.current_time() - started)
     return answer
 
 
-async def _parse(services: Services, door: FrontDoor, incoming: Incoming) -> tuple[str, ChatKitReq]:
+async def _parse(gate: Gate, incoming: Incoming) -> tuple[str, ChatKitReq]:
     # Who is asking comes from the headers, before any of the body is read: a refused
     # request's body is not waited for, and its answer closes the connection (see _bodies).
     try:
-        user_id = await door.auth.authenticate(incoming.headers)
-        await door.limiter.acquire(user_id)
+        user_id = await gate.admit(incoming.headers)
     except Exception:
         # Except a small one, read and dropped: the keep-alive connection stays usable.
         await _drop_small_body(incoming)
         raise
-    body = await _read_body(incoming, services.settings.max_body_bytes)
+    body = await _read_body(incoming, gate.max_body_bytes)
     parsed: ChatKitReq = REQUEST_ADAPTER.validate_json(body)
     _check_text(parsed.model_dump(mode="python", include={"params", "metadata"}))
     return user_id, parsed
 
 
 async def _handle(
-    services: Services,
-    door: FrontDoor,
+    services: HttpServices,
+    gate: Gate,
     incoming: Incoming,
     user_id: str,
     parsed: ChatKitReq,
@@ -130,7 +129,7 @@ async def _handle(
     new_input = getattr(parsed.params, "input", None)
     if isinstance(new_input, UserMessageInput):
         _check_not_empty(new_input)
-        _check_length(new_input, door.max_message_chars)
+        _check_length(new_input, services.settings.max_message_chars)
         _check_attachment_count(services, new_input.attachments)
     if isinstance(parsed, _DIRECT):
         if not isinstance(parsed, _CHECKS_ITSELF):
@@ -150,9 +149,9 @@ async def _handle(
             # May ask the database (the user's cap across processes), so requests for one
             # thread are ordered by when they enter its mailbox, just below, not by when
             # their bodies arrived: nothing between here and there awaits.
-            release_slot = await door.streams.take(user_id)
-            door.metrics.active_streams.inc()
-            stack.callback(door.metrics.active_streams.dec)
+            release_slot = await gate.streams.take(user_id)
+            gate.metrics.active_streams.inc()
+            stack.callback(gate.metrics.active_streams.dec)
         try:
             replies = services.actors.request(
                 (user_id, thread_id), ChatJob(parsed, context, services.tracing.capture())
@@ -178,8 +177,8 @@ async def _handle(
     if not streaming:
         await stack.aclose()
         return _json(first)
-    door.metrics.first_event_seconds.labels(parsed.type).observe(trio.current_time() - started)
-    stream_seconds = door.metrics.stream_seconds.labels(parsed.type)
+    gate.metrics.first_event_seconds.labels(parsed.type).observe(trio.current_time() - started)
+    stream_seconds = gate.metrics.stream_seconds.labels(parsed.type)
     stack.callback(lambda: stream_seconds.observe(trio.current_time() - started))
     return _sse(first, replies, stack)
 
@@ -229,7 +228,7 @@ def _check_length(new_input: UserMessageInput, limit: int) -> None:
         )
 
 
-def _check_attachment_count(services: Services, attachment_ids: list[str]) -> None:
+def _check_attachment_count(services: HttpServices, attachment_ids: list[str]) -> None:
     limit = services.attachments.limits.max_per_message
     if len(attachment_ids) > limit:
         raise HttpError(400, "too_many_attachments", f"a message may carry at most {limit}")

@@ -1,7 +1,9 @@
 """Every failure a client can cause or see, mapped to one HTTP answer in one place.
 
 Bodies are always JSON ``{"error": {"code", "message"}}``; bad input never yields a 500 or a
-logged traceback.
+logged traceback, and an unexpected exception is logged and answered 500 without one. The
+``/chatkit`` fast path renders what its handler raises with `from_exception`; every Quart
+route (and Quart's own 404, 405 and 413) through `error_response`, its one error handler.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from robolearn.store import (
 from ._exchange import Answer
 from ._ratelimit import RateLimited, TooManyStreams
 
-__all__ = ["HttpError", "error_event", "from_exception"]
+__all__ = ["HttpError", "error_event", "error_response", "from_exception"]
 
 _log = logging.getLogger("robolearn.http")
 
@@ -64,6 +66,11 @@ class HttpError(Exception):
     def sse_event(self) -> bytes:
         """The same failure as a ChatKit ``error`` event, once a stream has started."""
         return error_event(self.message, allow_retry=self.status >= 500 or self.status == 429)
+
+
+async def error_response(exc: Exception) -> Response:
+    """Quart's handler for whatever a route raises, and for its own refusals."""
+    return from_exception(exc).response()
 
 
 def error_event(message: str, *, allow_retry: bool) -> bytes:

@@ -1,28 +1,50 @@
-"""One HTTP request and its answer on plain ASGI: what `/chatkit` handling reads and returns.
+"""One HTTP request and its answer on plain ASGI: what `/chatkit` handling reads and returns,
+and how an answer is sent.
 
-The hot route does not go through Quart (see ``_front``), so it needs its own small request
-(headers, the body read on demand) and answer (a JSON body or a stream of SSE chunks) types.
+The hot route does not go through Quart (see ``_fast_path``), so it needs its own small
+request (headers, the body read on demand) and answer (a JSON body or a stream of SSE chunks)
+types. The pipeline's middleware (`HttpMiddleware`) sees the same requests, and what answers
+by itself (the body guard's 408) sends the same answers.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from contextlib import aclosing
 
 import attrs
-from hypercorn.typing import ASGIReceiveCallable, HTTPScope
+import trio
+from hypercorn.typing import (
+    ASGIFramework,
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    HTTPResponseStartEvent,
+    HTTPScope,
+    Scope,
+)
 
-__all__ = ["Answer", "ClientGone", "Headers", "Incoming", "request_id_for"]
-
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+__all__ = ["Answer", "ClientGone", "Headers", "HttpMiddleware", "Incoming", "send_answer"]
 
 
-def request_id_for(header: str | None) -> str:
-    """The request's id: the client's ``X-Request-ID`` if it is safe to log and echo, else a
-    new one. One id per request, in every log line and echoed back, so a user's report can be
-    matched to the server's logs."""
-    return header if header is not None and _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
+class HttpMiddleware:
+    """ASGI middleware for HTTP requests (`http`); lifespan events pass straight to ``app``."""
+
+    def __init__(self, app: ASGIFramework) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def http(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        """Serve one HTTP request (``self.app`` serves the rest of the pipeline)."""
+        raise NotImplementedError
 
 
 class ClientGone(Exception):
@@ -93,3 +115,39 @@ class Answer:
     stream: AsyncGenerator[bytes, None] | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
     release: Callable[[], Awaitable[None]] = _nothing_held
+
+
+async def send_answer(answer: Answer, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    """Send ``answer``; a stream is cut when the client leaves, and released however it ends."""
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", answer.content_type.encode()),
+        *((name.lower().encode(), value.encode()) for name, value in answer.headers.items()),
+    ]
+    if answer.stream is None:
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+        await send(_start(answer.status, headers))
+        await send({"type": "http.response.body", "body": answer.body, "more_body": False})
+        return
+    try:
+        async with aclosing(answer.stream) as chunks, trio.open_nursery() as nursery:
+            nursery.start_soon(_cancel_on_disconnect, receive, nursery.cancel_scope)
+            await send(_start(answer.status, headers))
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            nursery.cancel_scope.cancel()
+    finally:
+        # Also when the client left before the first chunk was asked for.
+        with trio.CancelScope(shield=True):
+            await answer.release()
+
+
+def _start(status: int, headers: list[tuple[bytes, bytes]]) -> HTTPResponseStartEvent:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+async def _cancel_on_disconnect(receive: ASGIReceiveCallable, scope: trio.CancelScope) -> None:
+    # The body has been read: what is left to receive is the client leaving.
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()

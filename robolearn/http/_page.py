@@ -91,7 +91,7 @@ def register_page(app: QuartTrio) -> None:
     async def chat_asset(name: str) -> Response:
         asset = page.assets.get(name)
         if asset is None:
-            return HttpError(404, "not_found", f"no static file {name!r}").response()
+            raise HttpError(404, "not_found", f"no static file {name!r}")
         current = request.args.get("v") == page.version
         return _send(asset, _IMMUTABLE if current else _REVALIDATE)
 

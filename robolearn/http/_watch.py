@@ -6,12 +6,13 @@ from __future__ import annotations
 import attrs
 
 from robolearn.obs import Metrics
-from robolearn.services import Services
+
+from ._services import HttpServices
 
 __all__ = ["watch_services"]
 
 
-def watch_services(metrics: Metrics, services: Services) -> None:
+def watch_services(metrics: Metrics, services: HttpServices) -> None:
     def actors() -> dict[str, float]:
         stats = services.actors.statistics()
         return {

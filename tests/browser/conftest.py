@@ -21,7 +21,14 @@ import httpx
 import pytest
 import trio
 from agents.items import TResponseInputItem
-from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from robolearn import _aio
 from robolearn.chat import TextStreamModel
@@ -34,6 +41,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 DESKTOP = ViewportSize(width=1280, height=800)
 PHONE = ViewportSize(width=360, height=740)
 CITATION_URL = "https://example.org/docs/x"
+# How long any wait on the page may take before the test fails.
+_WAIT_MS = 20_000
 
 # Without the background-networking flags Chromium keeps calling home, and this closed
 # network refuses those connections slowly enough to stall page loads.
@@ -129,7 +138,7 @@ class BrowserThread:
         context = self._browser.new_context(base_url=base_url, viewport=viewport)
         try:
             # Failures must fail fast, not hang the suite for Playwright's default 30 s.
-            context.set_default_timeout(10_000)
+            context.set_default_timeout(_WAIT_MS)
             page = context.new_page()
             page.on("pageerror", lambda error: page_errors.append(str(error)))
             scenario(page)
@@ -147,6 +156,9 @@ class BrowserThread:
         # trio-asyncio (the server's asyncio bridge) makes new asyncio loops its own kind,
         # which Playwright cannot run on. Its override is per thread: opt this thread out.
         asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+        # `expect` has its own default (5 s), which a loaded 2-core machine running the
+        # suite in parallel exceeded; one bound for every wait.
+        expect.set_options(timeout=_WAIT_MS)
         self._playwright = sync_playwright().start()
         self._browser = self._playwright.chromium.launch(
             executable_path=chromium, args=CHROMIUM_ARGS

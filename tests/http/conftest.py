@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,16 @@ async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], seconds: f
 def quiescent(services: Services) -> bool:
     """No turn running and no asyncio task alive: nothing leaked by a finished turn."""
     return not services.actors.statistics().busy_actors and not _aio.pending_asyncio_tasks()
+
+
+@contextmanager
+def logging_to(handler: logging.Handler, logger: logging.Logger, level: int) -> Iterator[None]:
+    """``logger`` also writes to ``handler``, at ``level``, inside the block."""
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)

@@ -9,6 +9,7 @@ import trio
 import trio.testing
 
 from robolearn.http._bodies import BodyGuard, BodyPace
+from robolearn.http._request_id import RequestIds
 
 PACE = BodyPace(grace=10, min_rate=100)  # 10 s, then 100 bytes a second
 
@@ -54,7 +55,9 @@ async def _run(client: Client, work: float = 0) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await _read_body_after(work, receive, send)
 
-    await BodyGuard(app, PACE)(_scope(), client.receive, client.send)  # type: ignore[arg-type]
+    # The request id is the pipeline's, outside the guard: the guard's own 408 carries it too.
+    guarded = RequestIds(BodyGuard(app, PACE))  # type: ignore[arg-type]
+    await guarded(_scope(), client.receive, client.send)  # type: ignore[arg-type]
 
 
 async def test_a_body_that_never_comes_is_cut_after_the_grace(

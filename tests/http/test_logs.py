@@ -12,7 +12,7 @@ import pytest
 from robolearn.obs import configure_logging
 from robolearn.obs._logs import JsonFormatter, _ContextFilter
 
-from .conftest import ChatKit, user_input
+from .conftest import ChatKit, logging_to, user_input
 
 
 @pytest.fixture
@@ -21,15 +21,8 @@ def log_lines() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(out)
     handler.addFilter(_ContextFilter())
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
+    with logging_to(handler, logging.getLogger(), logging.INFO):
         yield out
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 async def test_request_lines_carry_request_and_thread_ids(

@@ -1,4 +1,4 @@
-"""The ASGI front: /chatkit answered on plain ASGI, its stream closed when the client leaves."""
+"""The fast path: /chatkit answered on plain ASGI, its stream closed when the client leaves."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import trio.testing
 from quart_trio import QuartTrio
 
 from robolearn.http._exchange import Answer, ClientGone, Incoming
-from robolearn.http._front import HttpFront
+from robolearn.http._fast_path import ChatkitFastPath
+from robolearn.http._request_id import RequestIds
 
 
 def _scope(method: str = "POST", path: str = "/chatkit", **headers: str) -> dict[str, Any]:
@@ -74,7 +75,8 @@ async def test_a_json_answer_carries_its_length_and_the_request_id() -> None:
 
     client = Client(b'{"a"', b": 1}")
     scope = _scope(x_request_id="req-1")
-    await HttpFront(QuartTrio("unused"), chatkit)(scope, client.receive, client.send)
+    app = RequestIds(ChatkitFastPath(QuartTrio("unused"), chatkit))
+    await app(scope, client.receive, client.send)
     assert client.status == 200
     assert client.headers["content-length"] == "12"
     assert client.headers["x-request-id"] == "req-1"
@@ -99,7 +101,7 @@ async def test_a_stream_is_closed_when_the_client_leaves_mid_way() -> None:
         return Answer(200, "text/event-stream", stream=events())
 
     client = Client(b"{}")
-    front = HttpFront(QuartTrio("unused"), chatkit)
+    front = ChatkitFastPath(QuartTrio("unused"), chatkit)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(front, _scope(), client.receive, client.send)
         await trio.testing.wait_all_tasks_blocked()
@@ -127,7 +129,7 @@ async def test_a_stream_is_released_even_if_the_client_left_before_its_first_chu
 
     client = Client(b"{}")
     with trio.fail_after(5):
-        await HttpFront(QuartTrio("unused"), chatkit)(_scope(), client.receive, client.send)
+        await ChatkitFastPath(QuartTrio("unused"), chatkit)(_scope(), client.receive, client.send)
     assert released == [True]
 
 
@@ -143,7 +145,7 @@ async def test_a_stream_ends_with_an_empty_last_chunk() -> None:
         )
 
     client = Client(b"{}")
-    await HttpFront(QuartTrio("unused"), chatkit)(_scope(), client.receive, client.send)
+    await ChatkitFastPath(QuartTrio("unused"), chatkit)(_scope(), client.receive, client.send)
     assert client.headers["cache-control"] == "no-cache"
     assert client.body == b"data: 1\n\ndata: 2\n\n"
     assert client.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
@@ -156,7 +158,7 @@ async def test_a_client_gone_before_its_body_gets_no_answer() -> None:
 
     client = Client()
     client.leave()
-    await HttpFront(QuartTrio("unused"), chatkit)(_scope(), client.receive, client.send)
+    await ChatkitFastPath(QuartTrio("unused"), chatkit)(_scope(), client.receive, client.send)
     assert client.sent == []
 
 
@@ -165,7 +167,7 @@ async def test_only_post_is_allowed() -> None:
         pytest.fail("not for a GET")
 
     client = Client(b"")
-    await HttpFront(QuartTrio("unused"), chatkit)(_scope("GET"), client.receive, client.send)
+    await ChatkitFastPath(QuartTrio("unused"), chatkit)(_scope("GET"), client.receive, client.send)
     assert client.status == 405
     assert client.headers["allow"] == "POST"
     assert json.loads(client.body)["error"]["code"] == "method_not_allowed"
@@ -182,7 +184,7 @@ async def test_other_paths_go_to_the_app() -> None:
         pytest.fail("not /chatkit")
 
     client = Client(b"")
-    await HttpFront(app, chatkit)(_scope("GET", "/hello"), client.receive, client.send)
+    await ChatkitFastPath(app, chatkit)(_scope("GET", "/hello"), client.receive, client.send)
     assert client.status == 200
     assert client.body == b"hi"
 
