@@ -19,6 +19,7 @@ from ._models import (
     provider_client,
 )
 from ._server import REQUEST_ADAPTER, FeedbackSink, RoboLearnChatKitServer
+from ._target import RequestTarget, request_target
 from ._text_model import ScriptedTokensModel, TextStreamModel
 from ._titles import ModelTitler
 from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
@@ -47,6 +48,7 @@ __all__ = [
     "ProviderTranscriber",
     "RequestChecks",
     "RequestContext",
+    "RequestTarget",
     "RoboLearnChatKitServer",
     "ScriptedTokensModel",
     "SearchFindings",
@@ -62,6 +64,7 @@ __all__ = [
     "parse_metadata",
     "probe_provider",
     "provider_client",
+    "request_target",
     "score_answers",
     "search_tool",
 ]

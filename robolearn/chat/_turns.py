@@ -18,7 +18,6 @@ from chatkit.types import (
     StreamingReq,
     ThreadsCreateReq,
     ThreadsRetryAfterItemReq,
-    UserMessageInput,
     is_streaming_req,
 )
 
@@ -32,6 +31,7 @@ from ._context import RequestContext
 from ._memo import ThreadMemo
 from ._receipts import Receipts
 from ._server import RoboLearnChatKitServer
+from ._target import request_target
 
 __all__ = [
     "ChatJob",
@@ -285,13 +285,12 @@ class RequestChecks:
         request, context = job.request, job.context
         if isinstance(request, ThreadsCreateReq) and self.thread_quota is not None:
             await self.thread_quota.check(context)
-        thread_id = getattr(request.params, "thread_id", None)
+        target = request_target(request)
         # Before chatkit: it would log an unknown thread as a server error, with a traceback,
         # and some requests (delete, feedback) would not look at all.
-        if isinstance(thread_id, str):
-            await self.store.load_thread(thread_id, context)
+        if target.thread_id is not None:
+            await self.store.load_thread(target.thread_id, context)
         if isinstance(request, ThreadsRetryAfterItemReq):
             await self.store.load_item(request.params.thread_id, request.params.item_id, context)
-        new_input = getattr(request.params, "input", None)
-        if isinstance(new_input, UserMessageInput) and new_input.attachments:
-            await self.blobs.check_uploaded(new_input.attachments, context)
+        if target.message is not None and target.message.attachments:
+            await self.blobs.check_uploaded(target.message.attachments, context)
