@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 import attrs
 import trio
@@ -32,6 +31,7 @@ from ._memo import ThreadMemo
 from ._receipts import Receipts
 from ._server import RoboLearnChatKitServer
 from ._target import request_target
+from ._turn_context import TurnContext
 
 __all__ = [
     "ChatJob",
@@ -114,8 +114,14 @@ class ChatTurns:
         memo: ThreadMemo | None = None,
     ) -> None:
         _, thread_id = key
-        receipts = Receipts() if is_streaming_req(job.request) else None
-        job = attrs.evolve(job, context=attrs.evolve(job.context, memo=memo, receipts=receipts))
+        context = TurnContext.of(
+            job.context,
+            memo=memo,
+            receipts=Receipts() if is_streaming_req(job.request) else None,
+            # The actor's key is the id chosen for the thread this request creates.
+            new_thread_id=thread_id if isinstance(job.request, ThreadsCreateReq) else None,
+        )
+        job = attrs.evolve(job, context=context)
         with (
             bind_log_context(request_id=job.context.request_id, thread_id=thread_id),
             self.tracing.resume(job.trace),
@@ -126,7 +132,7 @@ class ChatTurns:
             started = trio.current_time()
             _log.info("turn started: %s", job.request.type)
             try:
-                await self._handle(key, job, reply)
+                await self._handle(job, context, reply)
             finally:
                 elapsed = trio.current_time() - started
                 _log.info("turn ended: %s in %.0f ms", job.request.type, elapsed * 1000)
@@ -134,25 +140,27 @@ class ChatTurns:
                     self.garbage.collect_if_due()
 
     async def _handle(
-        self, key: ThreadKey, job: ChatJob, reply: ReplySender[bytes | TurnFailed]
+        self, job: ChatJob, context: TurnContext, reply: ReplySender[bytes | TurnFailed]
     ) -> None:
         request = job.request
         try:
             if self.preflight is not None:
                 # Checks that need the database run here, in mailbox order: awaited before
-                # enqueueing, they would let a later request overtake an earlier one.
+                # enqueueing, they would let a later request overtake an earlier one. They
+                # get the turn's context, so what the memo knows is not read again.
                 await self.preflight(job)
             if is_streaming_req(request):
-                await self._stream(job, reply)
+                await self._stream(request, context, reply)
             else:
-                await reply.send(await self.server.answer(request, job.context))
+                await reply.send(await self.server.answer(request, context))
         except self.expected as exc:
             await reply.send(TurnFailed(exc))
 
-    async def _stream(self, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
-        request, context = cast(StreamingReq, job.request), job.context
-        assert context.receipts is not None
+    async def _stream(
+        self, request: StreamingReq, context: TurnContext, reply: ReplySender[bytes | TurnFailed]
+    ) -> None:
         receipts = context.receipts
+        assert receipts is not None  # every streaming turn has them
 
         def forward(chunks: list[bytes]) -> None:
             # Straight from the pump to the requester: no trip through this actor's task.
@@ -166,19 +174,18 @@ class ChatTurns:
             )
         except BaseException:
             if receipts.owed and not reply.receiver_gone:
-                await self._send_owed(context, reply)
+                await self._send_owed(receipts, context, reply)
             raise
 
     async def _send_owed(
-        self, context: RequestContext, reply: ReplySender[bytes | TurnFailed]
+        self, receipts: Receipts, context: TurnContext, reply: ReplySender[bytes | TurnFailed]
     ) -> None:
         """Report what the interrupted turn stored before its events could say so."""
-        assert context.receipts is not None
         # Shielded: a cancelled turn is the usual reason to be here. Bounded: a database that
         # does not answer must not hold the actor (or shutdown) up.
         with trio.CancelScope(shield=True, deadline=trio.current_time() + _OWED_TIMEOUT):
             try:
-                owed = await self.server.owed_events(context.receipts, context)
+                owed = await self.server.owed_events(receipts, context)
             except Exception as exc:
                 _log.warning("cannot tell whether the interrupted turn stored its message: %r", exc)
                 return
