@@ -9,7 +9,8 @@ from ._coalesce import CoalescingModel
 from ._context import MetadataError, PageContext, RequestContext, UserInfo, parse_metadata
 from ._links import AttachmentLinks, PreviewRefused, PreviewSigner
 from ._local_model import LocalTutorModel
-from ._memo import MemoStore, ThreadMemo
+from ._memo import ThreadMemo
+from ._memo_store import MemoStore
 from ._model_input import ModelInputConverter
 from ._models import (
     NotConfigured,
@@ -19,9 +20,11 @@ from ._models import (
     provider_client,
 )
 from ._server import REQUEST_ADAPTER, FeedbackSink, RoboLearnChatKitServer
+from ._target import RequestTarget, request_target
 from ._text_model import ScriptedTokensModel, TextStreamModel
 from ._titles import ModelTitler
 from ._tool import SEARCH_TOOL_NAME, SearchFindings, search_tool
+from ._turn_context import TurnContext
 from ._turns import ChatJob, ChatTurns, RequestChecks, ThreadKey, ThreadQuota, TurnFailed
 from ._tutor_eval import TutorAnswer, answer_questions, score_answers
 
@@ -47,6 +50,7 @@ __all__ = [
     "ProviderTranscriber",
     "RequestChecks",
     "RequestContext",
+    "RequestTarget",
     "RoboLearnChatKitServer",
     "ScriptedTokensModel",
     "SearchFindings",
@@ -54,6 +58,7 @@ __all__ = [
     "ThreadKey",
     "ThreadMemo",
     "ThreadQuota",
+    "TurnContext",
     "TurnFailed",
     "TutorAnswer",
     "UserInfo",
@@ -62,6 +67,7 @@ __all__ = [
     "parse_metadata",
     "probe_provider",
     "provider_client",
+    "request_target",
     "score_answers",
     "search_tool",
 ]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-if TYPE_CHECKING:
-    from ._memo import ThreadMemo
-    from ._receipts import Receipts
 
 __all__ = ["MetadataError", "PageContext", "RequestContext", "UserInfo", "parse_metadata"]
 
@@ -52,22 +48,16 @@ class PageContext(_Lenient):
 
 @attrs.frozen(kw_only=True)
 class RequestContext:
-    """The chatkit ``context`` of one request.
+    """The chatkit ``context`` of one request: who is asking, and what they are reading.
 
-    ``user_id`` comes from authentication only, never from the body. ``new_thread_id`` is
-    set for ``threads.create``: the id is chosen before the request reaches an actor, so the
-    new thread has its actor from the first event (the store's id generator honours it).
-    ``memo`` is set by the thread's actor for its turns (see `MemoStore`), ``receipts`` for
-    its streaming turns (see `Receipts`).
+    ``user_id`` comes from authentication only, never from the body. A thread actor's turn
+    hands chatkit a `TurnContext`, this plus the turn's own state.
     """
 
     user_id: str
     request_id: str = ""
     user_info: UserInfo | None = None
     page_context: PageContext | None = None
-    new_thread_id: str | None = None
-    memo: ThreadMemo | None = attrs.field(default=None, eq=False, repr=False)
-    receipts: Receipts | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def parse_metadata(metadata: dict[str, Any]) -> tuple[UserInfo | None, PageContext | None]:

@@ -46,7 +46,7 @@ from ._context import PageContext, RequestContext, UserInfo
 from ._failures import as_stream_error
 from ._ids import FreshItemIds
 from ._links import AttachmentLinks
-from ._memo import ThreadMerging
+from ._memo_store import ThreadMerging
 from ._models import NotConfigured
 from ._observe import ObservingHooks, RunObserver
 from ._prompt import build_instructions
@@ -241,7 +241,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         # dataclass's type hints (~0.1 ms) for the same fields every time.
         agent = copy.copy(self._agent)
         agent.instructions = build_instructions(user, page)
-        agent_context = _TurnContext(
+        agent_context = _AgentContext(
             thread=thread,
             store=self.store,
             # Tools (the book search) see the remembered user and page as well: follow-ups
@@ -340,7 +340,7 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
             yield event
 
 
-class _TurnContext(AgentContext[RequestContext]):
+class _AgentContext(AgentContext[RequestContext]):
     """chatkit's AgentContext with its event queue made new, not deep-copied.
 
     chatkit declares the queue as a class-level default, which pydantic deep-copies for every

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 import attrs
 import trio
@@ -18,7 +17,6 @@ from chatkit.types import (
     StreamingReq,
     ThreadsCreateReq,
     ThreadsRetryAfterItemReq,
-    UserMessageInput,
     is_streaming_req,
 )
 
@@ -32,6 +30,8 @@ from ._context import RequestContext
 from ._memo import ThreadMemo
 from ._receipts import Receipts
 from ._server import RoboLearnChatKitServer
+from ._target import request_target
+from ._turn_context import TurnContext
 
 __all__ = [
     "ChatJob",
@@ -84,19 +84,15 @@ class ChatTurns:
     requester has gone (client disconnect), the turn still runs to the end, so the answer is
     persisted and a reload shows it.
 
-    ``flush_interval``: after a write, the events of the next that many seconds go out as ONE
-    write. The first event is never held back (time to first event is unchanged) and a slow
-    model's deltas still go out one by one; a fast one's are grouped, which is most of what a
-    busy server spends per answer (every write is a trip through the reply channel, the
-    HTTP task, Hypercorn and a socket send). The client sees the same events either way. 0
-    writes each group of ready events at once.
+    Nothing is held back on this way: a fast model's text deltas were merged already, before
+    chatkit saw them (`CoalescingModel`, the one batching point), and the HTTP front writes
+    whatever chunks have queued up by the time it writes.
     """
 
     server: RoboLearnChatKitServer
     expected: tuple[type[Exception], ...]
     preflight: Callable[[ChatJob], Awaitable[None]] | None = None
     tracing: Tracing = attrs.field(factory=Tracing)
-    flush_interval: float = 0.0
     # Collects the garbage of turns that read big attachments (see robolearn._memory).
     garbage: GarbageBudget | None = None
     # One writer per thread across processes: a turn runs under its thread's lock.
@@ -114,8 +110,14 @@ class ChatTurns:
         memo: ThreadMemo | None = None,
     ) -> None:
         _, thread_id = key
-        receipts = Receipts() if is_streaming_req(job.request) else None
-        job = attrs.evolve(job, context=attrs.evolve(job.context, memo=memo, receipts=receipts))
+        context = TurnContext.of(
+            job.context,
+            memo=memo,
+            receipts=Receipts() if is_streaming_req(job.request) else None,
+            # The actor's key is the id chosen for the thread this request creates.
+            new_thread_id=thread_id if isinstance(job.request, ThreadsCreateReq) else None,
+        )
+        job = attrs.evolve(job, context=context)
         with (
             bind_log_context(request_id=job.context.request_id, thread_id=thread_id),
             self.tracing.resume(job.trace),
@@ -126,7 +128,7 @@ class ChatTurns:
             started = trio.current_time()
             _log.info("turn started: %s", job.request.type)
             try:
-                await self._handle(key, job, reply)
+                await self._handle(job, context, reply)
             finally:
                 elapsed = trio.current_time() - started
                 _log.info("turn ended: %s in %.0f ms", job.request.type, elapsed * 1000)
@@ -134,51 +136,49 @@ class ChatTurns:
                     self.garbage.collect_if_due()
 
     async def _handle(
-        self, key: ThreadKey, job: ChatJob, reply: ReplySender[bytes | TurnFailed]
+        self, job: ChatJob, context: TurnContext, reply: ReplySender[bytes | TurnFailed]
     ) -> None:
         request = job.request
         try:
             if self.preflight is not None:
                 # Checks that need the database run here, in mailbox order: awaited before
-                # enqueueing, they would let a later request overtake an earlier one.
+                # enqueueing, they would let a later request overtake an earlier one. They
+                # get the turn's context, so what the memo knows is not read again.
                 await self.preflight(job)
             if is_streaming_req(request):
-                await self._stream(job, reply)
+                await self._stream(request, context, reply)
             else:
-                await reply.send(await self.server.answer(request, job.context))
+                await reply.send(await self.server.answer(request, context))
         except self.expected as exc:
             await reply.send(TurnFailed(exc))
 
-    async def _stream(self, job: ChatJob, reply: ReplySender[bytes | TurnFailed]) -> None:
-        request, context = cast(StreamingReq, job.request), job.context
-        assert context.receipts is not None
+    async def _stream(
+        self, request: StreamingReq, context: TurnContext, reply: ReplySender[bytes | TurnFailed]
+    ) -> None:
         receipts = context.receipts
+        assert receipts is not None  # every streaming turn has them
 
-        def forward(chunks: list[bytes]) -> None:
+        def forward(chunk: bytes) -> None:
             # Straight from the pump to the requester: no trip through this actor's task.
-            chunk = b"".join(chunks)
             reply.send_nowait(chunk)
             receipts.delivered(chunk)
 
         try:
-            await run_aio_stream(
-                lambda: self.server.stream(request, context), forward, hold=self.flush_interval
-            )
+            await run_aio_stream(lambda: self.server.stream(request, context), forward)
         except BaseException:
             if receipts.owed and not reply.receiver_gone:
-                await self._send_owed(context, reply)
+                await self._send_owed(receipts, context, reply)
             raise
 
     async def _send_owed(
-        self, context: RequestContext, reply: ReplySender[bytes | TurnFailed]
+        self, receipts: Receipts, context: TurnContext, reply: ReplySender[bytes | TurnFailed]
     ) -> None:
         """Report what the interrupted turn stored before its events could say so."""
-        assert context.receipts is not None
         # Shielded: a cancelled turn is the usual reason to be here. Bounded: a database that
         # does not answer must not hold the actor (or shutdown) up.
         with trio.CancelScope(shield=True, deadline=trio.current_time() + _OWED_TIMEOUT):
             try:
-                owed = await self.server.owed_events(context.receipts, context)
+                owed = await self.server.owed_events(receipts, context)
             except Exception as exc:
                 _log.warning("cannot tell whether the interrupted turn stored its message: %r", exc)
                 return
@@ -285,13 +285,12 @@ class RequestChecks:
         request, context = job.request, job.context
         if isinstance(request, ThreadsCreateReq) and self.thread_quota is not None:
             await self.thread_quota.check(context)
-        thread_id = getattr(request.params, "thread_id", None)
+        target = request_target(request)
         # Before chatkit: it would log an unknown thread as a server error, with a traceback,
         # and some requests (delete, feedback) would not look at all.
-        if isinstance(thread_id, str):
-            await self.store.load_thread(thread_id, context)
+        if target.thread_id is not None:
+            await self.store.load_thread(target.thread_id, context)
         if isinstance(request, ThreadsRetryAfterItemReq):
             await self.store.load_item(request.params.thread_id, request.params.item_id, context)
-        new_input = getattr(request.params, "input", None)
-        if isinstance(new_input, UserMessageInput) and new_input.attachments:
-            await self.blobs.check_uploaded(new_input.attachments, context)
+        if target.message is not None and target.message.attachments:
+            await self.blobs.check_uploaded(target.message.attachments, context)

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
 
-import attrs
 import trio
 from chatkit.types import (
     AttachmentsCreateReq,
@@ -30,11 +29,17 @@ from chatkit.types import (
     ThreadsListReq,
     ThreadsUpdateReq,
     UserMessageInput,
-    is_streaming_req,
 )
 
 from robolearn.actors import ActorError, Replies
-from robolearn.chat import REQUEST_ADAPTER, ChatJob, RequestContext, TurnFailed, parse_metadata
+from robolearn.chat import (
+    REQUEST_ADAPTER,
+    ChatJob,
+    RequestContext,
+    TurnFailed,
+    parse_metadata,
+    request_target,
+)
 from robolearn.obs import current_request_id
 from robolearn.store import check_id
 
@@ -123,25 +128,26 @@ async def _handle(
         user_info=user_info,
         page_context=page_context,
     )
-    thread_id = getattr(parsed.params, "thread_id", None)
-    if isinstance(thread_id, str):
+    target = request_target(parsed)
+    thread_id = target.thread_id
+    if thread_id is not None:
         check_id("thread id", thread_id)
-    new_input = getattr(parsed.params, "input", None)
-    if isinstance(new_input, UserMessageInput):
-        _check_not_empty(new_input)
-        _check_length(new_input, services.settings.max_message_chars)
-        _check_attachment_count(services, new_input.attachments)
+    if target.message is not None:
+        _check_not_empty(target.message)
+        _check_length(target.message, services.settings.max_message_chars)
+        _check_attachment_count(services, target.message.attachments)
     if isinstance(parsed, _DIRECT):
         if not isinstance(parsed, _CHECKS_ITSELF):
             await services.checks(ChatJob(parsed, context))
         return _json(await services.server.answer(parsed, context))
     if isinstance(parsed, ThreadsCreateReq):
+        # Chosen here, so the new thread has its actor from the first event: the actor's
+        # key is the id its turn has chatkit use.
         thread_id = services.store.generate_thread_id(context)
-        context = attrs.evolve(context, new_thread_id=thread_id)
-    if not isinstance(thread_id, str):
+    if thread_id is None:
         raise HttpError(400, "invalid_request", f"{parsed.type} needs params.thread_id")
 
-    streaming = is_streaming_req(parsed)
+    streaming = target.streaming
     stack = AsyncExitStack()
     try:
         release_slot = None

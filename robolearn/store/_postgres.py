@@ -108,10 +108,7 @@ class PostgresStore(Store[StoreContext]):
     # -- ids -----------------------------------------------------------------------------------
 
     def generate_thread_id(self, context: StoreContext) -> str:
-        # The HTTP layer reserves a new thread's id before the request reaches the thread's
-        # actor, so chatkit must use that id rather than invent another.
-        reserved = getattr(context, "new_thread_id", None)
-        return reserved if isinstance(reserved, str) else _long_id("thread")
+        return _long_id("thread")
 
     def generate_item_id(
         self, item_type: StoreItemType, thread: ThreadMetadata, context: StoreContext

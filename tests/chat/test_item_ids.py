@@ -21,7 +21,7 @@ from chatkit.types import (
 
 from robolearn.chat import RequestContext, RoboLearnChatKitServer, ScriptedTokensModel
 from robolearn.chat._ids import with_fresh_item_ids
-from robolearn.chat._server import _TurnContext
+from robolearn.chat._server import _AgentContext
 from robolearn.store import PostgresStore
 
 ALICE = RequestContext(user_id="alice")
@@ -82,10 +82,10 @@ async def test_updates_after_done_are_persisted(store: PostgresStore) -> None:
 
 
 def test_each_turn_context_has_its_own_empty_event_queue() -> None:
-    def make() -> _TurnContext:
+    def make() -> _AgentContext:
         thread = ThreadMetadata(id="thr_1", created_at=datetime.now())
         context = RequestContext(user_id="alice")
-        return _TurnContext(thread=thread, store=None, request_context=context)  # type: ignore[arg-type]
+        return _AgentContext(thread=thread, store=None, request_context=context)  # type: ignore[arg-type]
 
     first, second = make(), make()
     first._events.put_nowait("event")

@@ -1,4 +1,5 @@
-"""MemoStore: a thread actor's memo answers exactly what the database would, or asks it."""
+"""MemoStore: a thread actor's memo answers exactly what the database would, or asks it; a
+turn's state reaches the store through its TurnContext, and only a turn's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 from chatkit.store import NotFoundError
 
-from robolearn.chat import MemoStore, RequestContext, ThreadMemo
+from robolearn.chat import MemoStore, RequestContext, ThreadMemo, TurnContext
+from robolearn.chat._receipts import Receipts
 from robolearn.store import PostgresStore
 
 from ..store._factories import thread, user_message
@@ -36,10 +38,10 @@ class CountingStore:
         return call if name.startswith(("load", "save", "add", "delete")) else method
 
 
-def _stores(store: PostgresStore) -> tuple[MemoStore, CountingStore, RequestContext]:
+def _stores(store: PostgresStore) -> tuple[MemoStore, CountingStore, TurnContext]:
     counting = CountingStore(store)
     memo_store = MemoStore(counting)  # type: ignore[arg-type]
-    context = RequestContext(user_id="alice", memo=ThreadMemo(THREAD))
+    context = TurnContext.of(RequestContext(user_id="alice"), memo=ThreadMemo(THREAD))
     return memo_store, counting, context
 
 
@@ -183,3 +185,23 @@ async def test_a_write_by_someone_else_makes_the_memo_start_afresh(store: Postgr
     page = await memo_store.load_thread_items(THREAD, None, 10, "desc", context)
     assert [item.id for item in page.data] == ["msg_x"]
     assert counting.calls == ["load_thread_items"]
+
+
+async def test_a_turn_that_creates_a_thread_gives_it_the_id_chosen_and_notes_its_writes(
+    store: PostgresStore,
+) -> None:
+    memo_store = MemoStore(store)
+    request = RequestContext(user_id="alice", request_id="req_1")
+    receipts = Receipts()
+    turn = TurnContext.of(request, receipts=receipts, new_thread_id="thr_chosen")
+    assert (turn.user_id, turn.request_id) == ("alice", "req_1")
+    assert memo_store.generate_thread_id(turn) == "thr_chosen"
+    await memo_store.save_thread(thread("thr_chosen"), turn)
+    await memo_store.add_thread_item(
+        "thr_chosen", user_message("msg_1", thread_id="thr_chosen"), turn
+    )
+    assert [record.id for record in receipts.owed] == ["thr_chosen", "msg_1"]
+    # Any other request gets an id of its own; a new turn takes the request, not the state.
+    assert memo_store.generate_thread_id(request) not in ("thr_chosen", "")
+    again = TurnContext.of(turn)
+    assert (again.receipts, again.new_thread_id, again.user_id) == (None, None, "alice")
