@@ -107,6 +107,7 @@ _CONNECTIONS = "Connections and shutdown"
 _TURNS = "Threads and answers"
 _MODEL = "Model and textbook"
 _LOGS = "Logs"
+_PATCHES = "Library patches"
 _TESTING = "Tests and benchmarks"
 
 
@@ -207,6 +208,13 @@ def _origins(raw: str) -> tuple[str, ...]:
     if "*" in entries and len(entries) > 1:
         raise ValueError("* (any origin) stands alone, not in a list")
     return tuple(dict.fromkeys(entry if entry == "*" else _origin(entry) for entry in entries))
+
+
+def _names(raw: str) -> frozenset[str]:
+    names = frozenset(entry.strip().lower() for entry in raw.split(",") if entry.strip())
+    if not names:
+        raise ValueError("expected 1, all, or a comma-separated list of names")
+    return frozenset() if names == {"0"} else names
 
 
 def _origin(raw: str) -> str:
@@ -508,7 +516,7 @@ class Settings:
         group=_ATTACHMENTS,
     )
 
-    # Deadlines on every connection (robolearn/http/_listener.py and _bodies.py), and the end.
+    # Deadlines on every connection (_patches/_hypercorn.py, http/_bodies.py), and the end.
     header_timeout: float = setting(
         "ROBOLEARN_HEADER_TIMEOUT",
         _float_in(0.1, 3_600.0),
@@ -714,6 +722,20 @@ class Settings:
         "json",
         "`json` (one object per line) or `text`",
         group=_LOGS,
+    )
+
+    # Library patches (robolearn/_patches/): which to leave out, checked when they install.
+    unpatched: frozenset[str] = setting(
+        "ROBOLEARN_UNPATCHED",
+        _names,
+        frozenset(),
+        "library patches to leave out, running that library's stock behaviour unchecked: `1` "
+        "or `all` for every one, or a list of `scheduler`, `call-soon` (trio-asyncio), "
+        "`merge` (chatkit), `worker`, `accept`, `writes` (hypercorn; without `worker`, "
+        "`ROBOLEARN_HEADER_TIMEOUT` is not enforced); for a library outside the versions its "
+        "patches were verified on, which otherwise fails startup, and for A/B runs",
+        group=_PATCHES,
+        shown_default="unset (every patch)",
     )
 
     # Tests and benchmarks.

@@ -11,6 +11,7 @@ from hypercorn.config import Sockets
 
 from robolearn._hypercorn import drain_seconds, hypercorn_config
 from robolearn._memory import tune_malloc
+from robolearn._patches import install as install_patches
 from robolearn.config import Settings
 from robolearn.http import create_app, serve_app
 from robolearn.services import Services, open_services
@@ -66,6 +67,8 @@ async def serve(
     settings.check_bind()
     for name, value in settings.describe().items():
         _log.info("setting %s=%s", name, value)
+    # Before anything opens: a patched library that is not a verified version stops startup.
+    patches = install_patches(settings)
     config = hypercorn_config(f"{settings.host}:{settings.port}")
     # In-flight answers get the grace period to finish after SIGTERM; then the actors cancel
     # whatever still runs (chatkit persists those answers as partial ones), and each stream
@@ -101,6 +104,7 @@ async def serve(
                 shutdown_trigger=shutdown_trigger,
                 header_timeout=settings.header_timeout,
                 sockets=sockets,
+                patches=patches,
                 task_status=task_status,
             )
             nursery.cancel_scope.cancel()  # every stream ended within the grace period

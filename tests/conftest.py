@@ -24,8 +24,17 @@ import pytest
 import trio
 from psycopg import sql
 
+from robolearn._patches import Patches, install
+from robolearn.config import Settings
 from robolearn.standin import StandIn, connect_standin, open_standin
 from robolearn.store import EmbeddedPostgres, PostgresStore, open_store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def library_patches() -> Patches:
+    """Every library patch installed, as `robolearn serve` installs them: tests exercise the
+    libraries as the server runs them (tests/patches/ checks the stock path too)."""
+    return install(Settings())
 
 
 @pytest.fixture(scope="session")

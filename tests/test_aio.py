@@ -16,6 +16,8 @@ import trio.testing
 import trio_asyncio
 
 from robolearn import _aio, _threads
+from robolearn._patches._chatkit import merge_in_step
+from robolearn._patches._trio_asyncio import CallbackQueue
 
 from ._plain_asyncio import run_on_plain_asyncio
 
@@ -25,13 +27,13 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 
 async def test_the_batched_callback_queue_is_installed() -> None:
+    # The session installs every patch (tests/conftest.py), as `robolearn serve` does: the
+    # tests below check the patched loop.
     async with _aio.open_asyncio_loop():
-        # If trio-asyncio's internals moved, the bridge falls back to the stock step: fine for
-        # correctness, but every figure in the benchmarks would change. Fail loudly here.
-        assert type(_loop()._q_send).__name__ == "_CallbackQueue"  # type: ignore[attr-defined]
+        assert type(_loop()._q_send) is CallbackQueue  # type: ignore[attr-defined]
         # And scheduling skips trio-asyncio's per-call coroutine check, as asyncio does.
         for name in ("call_soon", "call_at", "call_later"):
-            assert "_schedule_without_checks" in getattr(_loop(), name).__qualname__
+            assert "schedule_without_checks" in getattr(_loop(), name).__qualname__
 
 
 async def test_scheduled_callbacks_get_their_arguments_and_context() -> None:
@@ -175,7 +177,8 @@ async def test_waiting_for_a_timer_already_due_returns_at_once() -> None:
     # computed as "deadline - now" went negative and crashed the loop (and the server).
     async with _aio.open_asyncio_loop():
         due = asyncio.TimerHandle(trio.current_time() - 1, lambda: None, (), _loop())
-    queue = _aio._CallbackQueue(types.SimpleNamespace(_timers=[due], time=trio.current_time))
+    loop = types.SimpleNamespace(_timers=[due], time=trio.current_time)
+    queue = CallbackQueue(loop, asyncio.Handle)
     with trio.fail_after(1):
         await queue._wait_for_work()
 
@@ -282,7 +285,7 @@ async def _merged(
 ) -> list[tuple[float, str]]:
     loop = asyncio.get_running_loop()
     start, seen = loop.time(), []
-    async for item in _aio.merge_in_step(a, b):
+    async for item in merge_in_step(a, b):
         seen.append((loop.time() - start, item))
         if item == pause_after:
             await asyncio.sleep(3)

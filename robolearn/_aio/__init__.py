@@ -3,7 +3,8 @@
 The server runs in a single trio event loop. ``openai-agents`` and chatkit's streaming path are
 asyncio code, so they run inside a trio-asyncio loop opened by :func:`open_asyncio_loop`. Every
 other module sees trio (the store's reusable part anyio, so that it runs on plain asyncio
-too); this is the only package that imports :mod:`trio_asyncio`, and with
+too); this is the only package that imports :mod:`trio_asyncio` (besides
+:mod:`robolearn._patches`, which changes how its loop schedules callbacks), and with
 :mod:`robolearn._threads` the only one that imports :mod:`asyncio`.
 
 The database is reached through psycopg's synchronous pool in worker threads
@@ -15,24 +16,19 @@ One job per module:
 
 - ``_loop``: the asyncio loop inside the trio run (``open_asyncio_loop``) and awaiting asyncio
   code from trio (``run_aio``).
-- ``_scheduler``: the loop's callback scheduling, in place of trio-asyncio's own.
 - ``_pump``: an asyncio async iterator run into trio (``run_aio_stream``, ``open_aio_stream``).
 - ``_tasks``: the tasks a stream pump owns and reaps; how many tasks are alive.
-- ``_merge``: chatkit's merge of agent and tool events (``merge_in_step``).
 - ``_primitives``: asyncio primitives for asyncio-side code elsewhere (``sleep``, ``spawn``...).
 """
 
 from robolearn._aio._loop import open_asyncio_loop, run_aio
-from robolearn._aio._merge import merge_in_step
 from robolearn._aio._primitives import loop_time, new_queue, sleep, spawn, wait_at_most
 from robolearn._aio._pump import AioStream, open_aio_stream, run_aio_stream
-from robolearn._aio._scheduler import _CallbackQueue as _CallbackQueue  # tests build one
 from robolearn._aio._tasks import pending_asyncio_tasks
 
 __all__ = [
     "AioStream",
     "loop_time",
-    "merge_in_step",
     "new_queue",
     "open_aio_stream",
     "open_asyncio_loop",

@@ -2,10 +2,12 @@
 
 :func:`open_asyncio_loop` opens trio-asyncio's loop for the server's lifetime and makes it
 safe to share: errors of orphaned tasks are logged, not raised (one stray task must not take
-the server down), tasks are tracked for the stream pump (``_tasks``), callbacks run through
-the bridge's own scheduler (``_scheduler``) and calls into worker threads are bounded
-(``robolearn._threads``). Importing it also repoints modules imported before trio_asyncio at
-its ``get_running_loop``.
+the server down), tasks are tracked for the stream pump (``_tasks``) and calls into worker
+threads are bounded (``robolearn._threads``). How the loop schedules its callbacks is
+trio-asyncio's, or robolearn's patch to it once installed (``robolearn._patches``).
+Importing it also repoints modules imported before trio_asyncio at its
+``get_running_loop``: that completes trio-asyncio's own replacement of asyncio's, which the
+bridge cannot work without, so it is no patch that ``ROBOLEARN_UNPATCHED`` could leave out.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any, TypeVar
 
 import trio_asyncio
 
-from robolearn._aio._scheduler import _use_callback_queue
 from robolearn._aio._tasks import _tracking_task_factory
 from robolearn._threads import THREAD_SLOTS, _thread_slots
 
@@ -63,7 +64,6 @@ async def open_asyncio_loop() -> AsyncIterator[None]:
     async with trio_asyncio.open_loop() as loop:
         loop.set_exception_handler(_log_only_exception_handler)
         loop.set_task_factory(_tracking_task_factory)
-        _use_callback_queue(loop)
         slots = _thread_slots.set(asyncio.Semaphore(THREAD_SLOTS))
         try:
             yield

@@ -13,7 +13,6 @@ from contextlib import aclosing
 from typing import Any, cast
 
 import attrs
-import chatkit.agents
 from agents import Agent, RunConfig, Runner
 from agents.models.interface import Model
 from agents.tool import Tool
@@ -73,24 +72,13 @@ _TITLE_WAIT = 5.0
 _CONTEXT_KEY = "robolearn"
 
 
-def _use_merge_in_step() -> None:
-    """Make chatkit merge its streams with `merge_in_step` (the same rules, no task per event).
-
-    Process-wide, and idempotent: chatkit looks its merge up as a module global on every
-    stream. Done when a server is built, not on import: the benchmark's baseline imports
-    this package and must stay stock chatkit.
-    """
-    if not hasattr(chatkit.agents, "_merge_generators"):
-        _log.warning("chatkit has no _merge_generators any more: its own merge stays in use")
-        return
-    chatkit.agents._merge_generators = _aio.merge_in_step
-
-
 class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
     """The tutor: history + user/page context in, a streamed cited answer out.
 
     The Agents SDK model and tools are injected, so tests, benchmarks and production share
-    this one code path.
+    this one code path. It calls and overrides private chatkit methods (``_process_*``,
+    ``_serialize``, ``_to_thread_response``, ``_update_pending_items``): installing the
+    patches (``robolearn._patches._chatkit``) checks chatkit still has them.
     """
 
     def __init__(
@@ -112,11 +100,8 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         max_title_chars: int | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
-        _use_merge_in_step()
         # Attachments are sent with fresh links (signed previews): see _serialize.
         self._links = links
-        if links is not None and not hasattr(ChatKitServer, "_serialize"):
-            _log.warning("chatkit has no _serialize any more: attachment links stay placeholders")
         self._max_title_chars = max_title_chars
         self._observer = observer
         self._titler = titler

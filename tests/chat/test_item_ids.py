@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from itertools import count
 
-import chatkit.agents
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartDone,
@@ -20,7 +19,6 @@ from chatkit.types import (
     ThreadStreamEvent,
 )
 
-from robolearn import _aio
 from robolearn.chat import RequestContext, RoboLearnChatKitServer, ScriptedTokensModel
 from robolearn.chat._ids import with_fresh_item_ids
 from robolearn.chat._server import _AgentContext
@@ -94,9 +92,3 @@ def test_each_turn_context_has_its_own_empty_event_queue() -> None:
     assert second._events is not first._events
     assert second._events.empty()
     assert first._events.get_nowait() == "event"
-
-
-def test_a_built_server_makes_chatkit_merge_its_streams_in_step() -> None:
-    # chatkit looks the merge up on every stream; if it renamed it, this says so.
-    RoboLearnChatKitServer(None, model=ScriptedTokensModel())  # type: ignore[arg-type]
-    assert chatkit.agents._merge_generators is _aio.merge_in_step

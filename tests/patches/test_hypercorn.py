@@ -1,21 +1,22 @@
-"""The listener: every waiting connection accepted in one scheduler round, closed ones let go,
-writes that skip the scheduler when they can."""
+"""Hypercorn's patched worker: every waiting connection accepted in one scheduler round,
+closed ones let go, writes that skip the scheduler when they can."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import socket
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
+import hypercorn.trio.run
 import pytest
 import trio
 import trio.testing
 from hypercorn.events import Closed, RawData
 
+from robolearn._patches import Patches
+from robolearn._patches._hypercorn import _listeners, _TCPServer
 from robolearn.http import BurstListener, serve_app
-from robolearn.http._listener import _TCPServer
 from robolearn.serve import hypercorn_config
 
 WAITING = 50
@@ -145,23 +146,24 @@ def _live_tasks() -> int:
     return count
 
 
-async def test_a_connection_the_client_closed_is_let_go_at_once() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        await receive()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok", "more_body": False})
+async def _answer_ok(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok", "more_body": False})
 
+
+async def test_a_connection_the_client_closed_is_let_go_at_once() -> None:
     config = hypercorn_config("127.0.0.1:0")
     config.accesslog = None
     config.keep_alive_timeout = 300  # what a closed connection must not wait for
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(
-            partial(serve_app, app, config, shutdown_trigger=trio.sleep_forever)
+            partial(serve_app, _answer_ok, config, shutdown_trigger=trio.sleep_forever)
         )
         await trio.testing.wait_all_tasks_blocked()
         idle = _live_tasks()
@@ -260,17 +262,6 @@ async def test_a_write_to_a_gone_client_closes_the_connection(
     assert protocol.events == [Closed()]
 
 
-async def _answer_ok(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
-    await receive()
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok", "more_body": False})
-
-
 async def test_shutting_down_closes_connections_waiting_for_a_request_at_once() -> None:
     config = hypercorn_config("127.0.0.1:0")
     config.accesslog = None
@@ -292,8 +283,60 @@ async def test_shutting_down_closes_connections_waiting_for_a_request_at_once() 
         # and serve_app returned: nothing was left waiting
 
 
-def test_hypercorn_is_the_version_the_listener_was_written_for() -> None:
-    # _TCPServer overrides internals of hypercorn 0.18's trio TCPServer (_read_data,
-    # _idle_timeout, protocol_send and the events they handle): read them again before
-    # moving the pin.
-    assert importlib.metadata.version("hypercorn").startswith("0.18.")
+async def test_without_the_writes_patch_every_write_takes_hypercorns_path() -> None:
+    ours, peer = socket.socketpair()
+    stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
+    config = hypercorn_config("127.0.0.1:0")
+    server = _TCPServer(None, config, None, {}, stream, direct_writes=False)  # type: ignore[arg-type]
+    with ours, peer, trio.CancelScope() as scope:
+        scope.cancel()
+        # hypercorn's path goes through the scheduler (its send lock): cancelled, it writes
+        # nothing; the direct write would have sent it at once.
+        with pytest.raises(trio.Cancelled):
+            await server.protocol_send(RawData(b"event: 1\n\n"))
+        peer.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            peer.recv(10)
+
+
+@pytest.mark.parametrize(
+    ("names", "listener"),
+    [({"worker", "accept"}, BurstListener), ({"worker"}, trio.SocketListener)],
+)
+def test_the_accept_patch_chooses_the_listener(names: set[str], listener: type) -> None:
+    config = hypercorn_config("127.0.0.1:0")
+    sockets = config.create_sockets()
+    try:
+        listeners, _ = _listeners(config, sockets, burst="accept" in names)
+        assert [type(each) for each in listeners] == [listener]
+    finally:
+        for sock in sockets.insecure_sockets:
+            sock.close()
+
+
+async def test_without_the_worker_patch_hypercorns_own_worker_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stock_worker = hypercorn.trio.run.worker_serve
+    served: list[object] = []
+
+    async def worker_serve(app: object, *args: Any, **kwargs: Any) -> None:
+        served.append(app)
+        await stock_worker(app, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hypercorn.trio.run, "worker_serve", worker_serve)
+    config = hypercorn_config("127.0.0.1:0")
+    config.accesslog = None
+    stock = Patches(frozenset())
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            shutdown = trio.Event()
+            serve = partial(
+                serve_app, _answer_ok, config, shutdown_trigger=shutdown.wait, patches=stock
+            )
+            host, port = (await nursery.start(serve))[0].removeprefix("http://").rsplit(":", 1)
+            async with await trio.open_tcp_stream(host, int(port)) as client:
+                await client.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert b"200" in await client.receive_some()
+            shutdown.set()
+    assert len(served) == 1

@@ -1,15 +1,35 @@
-"""Hypercorn on trio, with a listener that takes every waiting connection at once.
+"""Hypercorn on trio: its trio worker, copied, with connections that keep their deadlines
+on every route, a listener that takes every waiting connection at once, and writes that
+skip the scheduler when the socket has room.
 
-trio's ``SocketListener`` yields to the scheduler after each connection it accepts, so the
-accept loop takes one connection per round of the scheduler. A busy server's round is long
-(every open stream takes its step), and a burst of new clients then queues in the kernel:
-with 500 streams running, 500 clients connecting together waited up to 9 s for the last
-``accept``, while the answers themselves were ready within 1.5 s. asyncio's loop, like most,
-accepts whatever is waiting when the socket becomes readable; `BurstListener` does the same.
+Hypercorn builds its listeners and connections inside its worker
+(``hypercorn.trio.run.worker_serve``), so :func:`serve_app` is that worker with ours: the
+same lifespan, connection handling and graceful shutdown (HTTP/3 and ``max_requests`` are
+not served). Three patches, each of which ``ROBOLEARN_UNPATCHED`` can leave out:
 
-Hypercorn builds its listeners inside its worker, so `serve_app` is its trio worker
-(``hypercorn.trio.run.worker_serve``) with these listeners instead: the same lifespan,
-connection handling and graceful shutdown.
+``worker``
+    The copied worker and `_TCPServer`'s deadlines: a request head gets
+    ``ROBOLEARN_HEADER_TIMEOUT`` and a kept-alive connection ``keep_alive_timeout`` after
+    any route, and a connection the client closed is let go at once. Stock hypercorn lost
+    its timer restarts and its ``Closed`` events when quart-trio cancelled a route's task
+    (an idle kept-alive connection stayed open past 130 s; commit 5d389d6, issue 17), and
+    waited out its 75 s keep-alive timer after a client closed (commit 846ed48). A
+    correctness fix, no speed figure. Left out, ``hypercorn.trio.run.worker_serve`` serves
+    as it is, and ``accept`` and ``writes`` are left out with it.
+``accept``
+    :class:`BurstListener`. trio's ``SocketListener`` yields to the scheduler after each
+    connection it accepts, so the accept loop takes one connection per round of the
+    scheduler; a busy server's round is long. Gain: with 500 streams running, 500 clients
+    connecting together waited up to 9 s for the last ``accept``; with it their first
+    events came within 1.6 s, like the answers' (commit 65581fb).
+``writes``
+    A chunk the socket has room for is written at once, without hypercorn's send lock and
+    ``send_all`` (two trips through trio's scheduler per streamed event). Gain: CPU per
+    message at 500 streams 23.2 / 18.5 -> 14.8 / 15.0 ms, A B B A (commit 696548e).
+
+`_TCPServer` overrides private parts of hypercorn's trio ``TCPServer`` (``_read_data``,
+``_idle_timeout``, ``_initiate_server_close``, ``_close``, ``send_lock``, ``idle_task``,
+``MAX_RECV``), verified on hypercorn 0.18. Upstream report: docs/upstream.md.
 """
 
 from __future__ import annotations
@@ -22,19 +42,57 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+import hypercorn.trio.run
 import trio
 from hypercorn.config import Config, Sockets
 from hypercorn.events import Closed, Event, RawData, Updated
+from hypercorn.trio import tcp_server
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
-from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
+from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import AppWrapper, ConnectionState, Framework, LifespanState
 from hypercorn.utils import ShutdownError, raise_shutdown, wrap_app
 
 from robolearn._hypercorn import bound_urls
 
-__all__ = ["BurstListener", "serve_app"]
+from ._core import Library, Patches, set_in_init
+
+__all__ = ["LIBRARY", "BurstListener", "install", "serve_app"]
+
+WORKER = "worker"
+ACCEPT = "accept"
+WRITES = "writes"
+
+LIBRARY = Library("hypercorn", (WORKER, ACCEPT, WRITES), lowest=(0, 18), below=(0, 19))
+
+_EVERY = Patches(frozenset(LIBRARY.patches))
+
+# What `_TCPServer` overrides or uses of hypercorn's: methods, and attributes its __init__ sets.
+_METHODS = ("_read_data", "_idle_timeout", "_initiate_server_close", "_close", "protocol_send")
+_SET_IN_INIT = ("send_lock", "idle_task", "stream")
+
+# Read as hypercorn's connections read (a missing one fails `install`, not the import).
+_MAX_RECV: int = getattr(tcp_server, "MAX_RECV", 2**16)
+
+
+def install(patches: Patches) -> None:
+    """Check that hypercorn is what `serve_app`'s patches were written for (with ``worker``).
+
+    Nothing to swap: `serve_app` serves with the patches it is given.
+    """
+    if WORKER not in patches:
+        return
+    version = LIBRARY.check_version()
+    missing = [f"TCPServer.{name}" for name in _METHODS if not hasattr(TCPServer, name)]
+    assigned = set_in_init(TCPServer)
+    missing += [f"TCPServer().{name}" for name in _SET_IN_INIT if name not in assigned]
+    if not hasattr(tcp_server, "MAX_RECV"):
+        missing.append("hypercorn.trio.tcp_server.MAX_RECV")
+    if not hasattr(hypercorn.trio.run, "worker_serve"):
+        missing.append("hypercorn.trio.run.worker_serve")
+    LIBRARY.require(version, missing)
+
 
 # At most this many connections per wake-up, as asyncio's loop takes (its default backlog).
 _BURST = 100
@@ -126,6 +184,9 @@ class _TCPServer(TCPServer):
     Also lets go of a connection as soon as the client has closed it: hypercorn's own waits
     out its keep-alive timer after a client closes an idle connection: the timer task
     outlives the connection.
+
+    ``direct_writes=False`` leaves every write to hypercorn's path (the ``writes`` patch
+    left out).
     """
 
     def __init__(
@@ -137,8 +198,10 @@ class _TCPServer(TCPServer):
         stream: trio.SSLStream[trio.SocketStream],
         *,
         header_timeout: float | None = None,
+        direct_writes: bool = True,
     ) -> None:
         super().__init__(app, config, context, state, stream)
+        self._direct_writes = direct_writes
         self._header_timeout = (
             config.keep_alive_timeout if header_timeout is None else header_timeout
         )
@@ -148,7 +211,7 @@ class _TCPServer(TCPServer):
         self._watch: trio.CancelScope | None = None
 
     async def protocol_send(self, event: Event) -> None:
-        if type(event) is RawData and not self.send_lock.locked():
+        if type(event) is RawData and self._direct_writes and not self.send_lock.locked():
             written = self._write_now(event.data)
             if written == len(event.data):
                 return
@@ -192,7 +255,7 @@ class _TCPServer(TCPServer):
         while True:
             try:
                 with trio.fail_after(self.config.read_timeout or math.inf):
-                    data = await self.stream.receive_some(MAX_RECV)
+                    data = await self.stream.receive_some(_MAX_RECV)
             except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
                 break
             if data and self._between_requests:
@@ -229,6 +292,7 @@ async def serve_app(
     shutdown_trigger: Callable[[], Awaitable[None]],
     header_timeout: float | None = None,
     sockets: Sockets | None = None,
+    patches: Patches = _EVERY,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` as ``hypercorn.trio.serve`` does, until ``shutdown_trigger`` returns.
@@ -242,8 +306,14 @@ async def serve_app(
     A connection has ``header_timeout`` seconds (default: ``config.keep_alive_timeout``, as
     in hypercorn) for each request head and ``config.keep_alive_timeout`` to start its next
     request; see `_TCPServer`.
+
+    ``patches``: those of this module to serve with (default: all three); without ``worker``
+    it is hypercorn's own worker, and ``header_timeout`` is not enforced.
     """
     asgi = wrap_app(app, config.wsgi_max_body_size, None)
+    if WORKER not in patches:
+        await _serve_stock(asgi, config, shutdown_trigger, sockets, task_status)
+        return
     config.set_statsd_logger_class(StatsdLogger)
     lifespan_state: LifespanState = {}
     lifespan = Lifespan(asgi, config, lifespan_state)
@@ -252,7 +322,9 @@ async def serve_app(
         await lifespan_nursery.start(lifespan.handle_lifespan)
         await lifespan.wait_for_startup()
         async with trio.open_nursery() as server_nursery:
-            listeners, binds = _listeners(config, sockets or config.create_sockets())
+            listeners, binds = _listeners(
+                config, sockets or config.create_sockets(), burst=ACCEPT in patches
+            )
             for bind in binds:
                 await config.log.info(f"Running on {bind} (CTRL + C to quit)")
             task_status.started(binds)
@@ -267,6 +339,7 @@ async def serve_app(
                         context,
                         ConnectionState(lifespan_state.copy()),
                         header_timeout=header_timeout,
+                        direct_writes=WRITES in patches,
                     )
                     nursery.start_soon(
                         partial(
@@ -285,17 +358,40 @@ async def serve_app(
         lifespan_nursery.cancel_scope.cancel()
 
 
-def _listeners(
-    config: Config, sockets: Sockets
-) -> tuple[list[trio.abc.Listener[trio.abc.Stream]], list[str]]:
-    listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
+async def _serve_stock(
+    asgi: AppWrapper,
+    config: Config,
+    shutdown_trigger: Callable[[], Awaitable[None]],
+    sockets: Sockets | None,
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
+    if sockets is not None:
+        _listen(config, sockets)  # as hypercorn's ``trio_worker`` does with sockets it is given
+    await hypercorn.trio.run.worker_serve(
+        asgi, config, sockets=sockets, shutdown_trigger=shutdown_trigger, task_status=task_status
+    )
+
+
+def _listen(config: Config, sockets: Sockets) -> None:
     # listen() again on an inherited socket that listens already only sets the same backlog.
+    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+        sock.listen(config.backlog)
+
+
+def _listeners(
+    config: Config, sockets: Sockets, *, burst: bool
+) -> tuple[list[trio.abc.Listener[trio.abc.Stream]], list[str]]:
+    _listen(config, sockets)
+
+    def listener(sock: socket.socket) -> trio.abc.Listener[trio.SocketStream]:
+        if burst:
+            return BurstListener(sock)
+        return trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+
+    listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
     for sock in sockets.secure_sockets:
         ssl_context = config.create_ssl_context()
         assert ssl_context is not None  # secure sockets exist only when TLS is configured
-        sock.listen(config.backlog)
-        listeners.append(trio.SSLListener(BurstListener(sock), ssl_context, https_compatible=True))
-    for sock in sockets.insecure_sockets:
-        sock.listen(config.backlog)
-        listeners.append(BurstListener(sock))
+        listeners.append(trio.SSLListener(listener(sock), ssl_context, https_compatible=True))
+    listeners += [listener(sock) for sock in sockets.insecure_sockets]
     return listeners, bound_urls(sockets)
