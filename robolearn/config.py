@@ -573,13 +573,13 @@ class Settings:
         "seconds before an idle thread's actor stops",
         group=_TURNS,
     )
-    # The one batching point of a streamed answer (see robolearn/chat/_coalesce.py).
+    # Deltas arriving within this window of the last write go out together (see ChatTurns).
     stream_flush_ms: float = setting(
         "ROBOLEARN_STREAM_FLUSH_MS",
         _float_in(0.0, 1_000.0),
         20.0,
-        "an answer's text deltas arriving within this many ms of the last one sent go out "
-        "merged into one (the first never waits; `0` sends each delta as it comes)",
+        "an answer's deltas arriving within this many ms of its last write go out as one "
+        "write (the first event never waits; `0` writes whatever is ready at once)",
         group=_TURNS,
     )
     on_disconnect: DisconnectPolicy = setting(

@@ -154,7 +154,6 @@ async def open_services(
                     else None
                 )
                 if settings.stream_flush_ms:
-                    # The one batching point of a streamed answer: nothing later holds it.
                     chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
                 metrics = Metrics(process=process)
                 garbage = GarbageBudget()
@@ -211,6 +210,7 @@ async def open_services(
                     expected=(NotFoundError, StoreUnavailable, ValueError, NotImplementedError),
                     preflight=checks,
                     tracing=tracing,
+                    flush_interval=settings.stream_flush_ms / 1000,
                     garbage=garbage,
                     locks=locks,
                 )

@@ -194,7 +194,19 @@ def _every_second(last: int) -> Callable[[], AsyncIterator[int]]:
     return items
 
 
-async def test_a_stream_hands_each_item_over_at_once(
+async def test_a_held_stream_hands_items_over_in_batches_and_never_holds_the_end(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    groups: list[tuple[float, list[int]]] = []
+    async with _aio.open_asyncio_loop():
+        start = trio.current_time()
+        async with _aio.open_aio_stream(_every_second(10), hold=3.25) as stream:
+            async for first in stream:
+                groups.append((trio.current_time() - start, [first, *stream.ready()]))
+    assert groups == [(1, [1]), (4.25, [2, 3, 4]), (7.5, [5, 6, 7]), (10, [8, 9, 10])]
+
+
+async def test_an_unheld_stream_hands_each_item_over_at_once(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with _aio.open_asyncio_loop():
@@ -204,28 +216,19 @@ async def test_a_stream_hands_each_item_over_at_once(
     assert seen == [(1, 1), (2, 2), (3, 3)]
 
 
-async def test_a_run_stream_delivers_every_item_alone_when_it_comes_then_returns(
+async def test_a_run_stream_delivers_every_item_in_order_then_returns(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """Nothing is held or grouped on the way into trio (the one batching point is upstream,
-    chat/_coalesce.py): items that come back to back are delivered one by one, at once."""
-
-    async def items() -> AsyncIterator[int]:
-        yield 1
-        yield 2  # back to back
-        await asyncio.sleep(1)
-        yield 3
-        await asyncio.sleep(0.25)
-        yield 4
-
-    delivered: list[tuple[float, int]] = []
+    delivered: list[tuple[float, list[int]]] = []
     async with _aio.open_asyncio_loop():
         start = trio.current_time()
         await _aio.run_aio_stream(
-            items, lambda item: delivered.append((trio.current_time() - start, item))
+            _every_second(5),
+            lambda batch: delivered.append((trio.current_time() - start, batch)),
+            hold=2.5,
         )
         assert _aio.pending_asyncio_tasks() == 0
-    assert delivered == [(0, 1), (0, 2), (1, 3), (1.25, 4)]
+    assert delivered == [(1, [1]), (3.5, [2, 3]), (5, [4, 5])]
 
 
 async def test_a_run_stream_raises_the_iterators_own_failure() -> None:
@@ -233,11 +236,11 @@ async def test_a_run_stream_raises_the_iterators_own_failure() -> None:
         yield 1
         raise LookupError("no more")
 
-    delivered: list[int] = []
+    delivered: list[list[int]] = []
     async with _aio.open_asyncio_loop():
         with pytest.raises(LookupError, match="no more"):
             await _aio.run_aio_stream(failing, delivered.append)
-    assert delivered == [1]
+    assert delivered == [[1]]
 
 
 async def test_a_cancelled_run_stream_returns_after_the_iterator_cleaned_up(
@@ -261,7 +264,7 @@ async def test_a_cancelled_run_stream_returns_after_the_iterator_cleaned_up(
     delivered: list[int] = []
     async with _aio.open_asyncio_loop():
         with trio.move_on_after(3.5):
-            await _aio.run_aio_stream(endless, delivered.append)
+            await _aio.run_aio_stream(endless, delivered.extend)
         assert cleanup == ["saved"]
         assert _aio.pending_asyncio_tasks() == 0
     assert delivered == [1, 2, 3, 4]

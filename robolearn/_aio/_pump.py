@@ -1,9 +1,8 @@
 """Running an asyncio async iterator (a chatkit stream) into trio, in ONE asyncio task.
 
-Each item reaches trio as it comes, through a plain call or a trio memory channel; nothing
-is held back here (streamed text is batched once, before chatkit: ``chat/_coalesce.py``).
-Cancelling the trio side lands inside the iterator's own frames, and every task the
-iterator started ends with the pump (``_tasks``).
+Its items reach trio in batches, through a plain call or a trio memory channel; cancelling
+the trio side lands inside the iterator's own frames, and every task the iterator started
+ends with the pump (``_tasks``).
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -30,28 +30,83 @@ class AioStream(Generic[_T]):
     is raised when the ``open_aio_stream`` block exits.
     """
 
-    def __init__(self, receive: trio.MemoryReceiveChannel[_T]) -> None:
+    def __init__(self, receive: trio.MemoryReceiveChannel[list[_T]]) -> None:
         self._receive = receive
+        self._batch: deque[_T] = deque()
 
     def __aiter__(self) -> AioStream[_T]:
         return self
 
     async def __anext__(self) -> _T:
-        try:
-            return await self._receive.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
+        while not self._batch:
+            try:
+                self._batch.extend(await self._receive.receive())
+            except trio.EndOfChannel:
+                raise StopAsyncIteration from None
+        return self._batch.popleft()
+
+    def ready(self) -> list[_T]:
+        """The items that have arrived already, without waiting (to pass them on in one go)."""
+        items = list(self._batch)
+        self._batch.clear()
+        while True:
+            try:
+                items.extend(self._receive.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return items
+
+
+class _Batches(Generic[_T]):
+    """The pump's side of a stream: items go to ``deliver`` in batches, at most one per ``hold``.
+
+    An item that arrives ``hold`` seconds or more after the last batch went goes at once;
+    later ones wait for an asyncio timer (cheap: the bridge's callback queue) and go together.
+    One trio wake-up per batch instead of per item.
+    """
+
+    def __init__(self, deliver: Callable[[list[_T]], None], hold: float) -> None:
+        self._deliver = deliver
+        self._hold = hold
+        self._pending: list[_T] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._last = -math.inf
+        self._loop = asyncio.get_running_loop()
+
+    def add(self, item: _T) -> None:
+        self._pending.append(item)
+        if self._timer is not None:
+            return
+        wait = self._last + self._hold - self._loop.time()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._timer = self._loop.call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._last = self._loop.time()
+            self._deliver(batch)
 
 
 async def run_aio_stream(
-    make: Callable[[], AsyncIterator[_T]], deliver: Callable[[_T], None]
+    make: Callable[[], AsyncIterator[_T]],
+    deliver: Callable[[list[_T]], None],
+    *,
+    hold: float = 0.0,
 ) -> None:
     """Run the asyncio async iterator ``make()`` in ONE asyncio task, until it ends.
 
-    Each item goes to ``deliver`` as it comes, in order: a plain call in the trio thread, so
-    it may hand the item to trio (``send_nowait`` on a memory channel) but must not block.
-    One task, because chatkit's generators set and reset context variables across their
-    ``yield``s: driving each ``__anext__`` from a different task breaks the reset.
+    Its items go to ``deliver`` in batches, in order, as they come: a plain call in the trio
+    thread, so it may hand them to trio (``send_nowait`` on a memory channel) but must not
+    block. One task, because chatkit's generators set and reset context variables across
+    their ``yield``s: driving each ``__anext__`` from a different task breaks the reset.
+
+    ``hold``: items that follow a batch within that many seconds go together (see
+    `_Batches`); the first is never held. Nothing is held past the iterator's end.
 
     The pump never waits on the trio side, so a cancellation always lands inside the
     iterator's own frames. That matters: chatkit persists a partial answer only when
@@ -63,33 +118,39 @@ async def run_aio_stream(
     async def pump() -> None:
         owned: set[asyncio.Task[Any]] = set()
         _pump_tasks.set(owned)
+        batches = _Batches(deliver, hold)
         try:
             async for item in make():
-                deliver(item)
+                batches.add(item)
         finally:
-            await _reap(owned)
+            try:
+                batches.flush()
+            finally:
+                await _reap(owned)
 
     await trio_asyncio.aio_as_trio(pump)()
 
 
 @asynccontextmanager
-async def open_aio_stream(make: Callable[[], AsyncIterator[_T]]) -> AsyncIterator[AioStream[_T]]:
+async def open_aio_stream(
+    make: Callable[[], AsyncIterator[_T]], *, hold: float = 0.0
+) -> AsyncIterator[AioStream[_T]]:
     """`run_aio_stream` with the items to read from trio: iterate the `AioStream` yielded.
 
     Leaving the block early cancels the iterator and waits for its cleanup to finish. Its
     failure is raised when the block exits.
     """
-    send, receive = trio.open_memory_channel[_T](math.inf)
+    send, receive = trio.open_memory_channel[list[_T]](math.inf)
     failure: list[Exception] = []
 
-    def deliver(item: _T) -> None:
+    def deliver(batch: list[_T]) -> None:
         # If the reader left, keep going anyway so the producer finishes its work.
         with contextlib.suppress(trio.BrokenResourceError):
-            send.send_nowait(item)
+            send.send_nowait(batch)
 
     async def run() -> None:
         try:
-            await run_aio_stream(make, deliver)
+            await run_aio_stream(make, deliver, hold=hold)
         except Exception as exc:
             failure.append(exc)
         finally:

@@ -1,17 +1,12 @@
 """Runs on the asyncio side of the bridge (inside trio-asyncio's loop).
 
-Text deltas that arrive close together reach chatkit as one delta: the one place where an
-answer's stream is batched (``ROBOLEARN_STREAM_FLUSH_MS``).
+Text deltas that arrive close together reach chatkit as one delta.
 
 Every delta a model streams costs the same trip downstream, whatever its length: an Agents SDK
-stream event, chatkit's conversion, a pydantic event, its JSON, the persistence wrappers, the
-hop from asyncio into trio (the pump hands each chunk into the reply channel), the HTTP task's
-wake-up and an SSE write. Models stream a token or two at a time, far faster than a reader
-reads, so merging the deltas of a short window keeps the answer's text exactly as it was and
-its pace as the reader sees it, at a fraction of the cost per answer. Merged here, first,
-they save every later step, so no later step waits for more: the pump hands each chunk on as
-it comes, and the HTTP front writes in one go whatever has queued up by the time it writes
-(which takes no time and no setting: it only groups what a busy server has not yet written).
+stream event, chatkit's conversion (a task per event), a pydantic event, its JSON, the
+persistence wrappers, an SSE write. Models stream a token or two at a time, far faster than a
+reader reads, so merging the deltas of a short window keeps the answer's text exactly as it
+was and its pace as the reader sees it, at a fraction of the cost per answer.
 
 No timer is involved: a delta goes out at once when nothing went out for ``window`` seconds;
 otherwise it waits for the next event of the stream (the next delta, the end of the text, a
