@@ -731,7 +731,7 @@ class Settings:
         frozenset(),
         "library patches to leave out, running that library's stock behaviour unchecked: `1` "
         "or `all` for every one, or a list of `scheduler`, `call-soon` (trio-asyncio), "
-        "`merge` (chatkit), `worker`, `accept`, `writes` (hypercorn; without `worker`, "
+        "`merge` (chatkit), `worker` (hypercorn; without it "
         "`ROBOLEARN_HEADER_TIMEOUT` is not enforced); for a library outside the versions its "
         "patches were verified on, which otherwise fails startup, and for A/B runs",
         group=_PATCHES,

@@ -9,8 +9,7 @@ to send upstream is drafted in ``docs/upstream.md``:
 - ``_chatkit``: ``merge`` (the agent's and the tools' events merged with one task per
   source, not one per event); also the private chatkit methods the server's subclasses use.
 - ``_hypercorn``: ``worker`` (hypercorn's trio worker, copied, with deadlines that hold on
-  every route), ``accept`` (every waiting connection taken at once) and ``writes`` (a chunk
-  the socket has room for written at once).
+  every route).
 
 Importing this package patches nothing (the benchmark's baseline must stay stock).
 :func:`install`, called once as a server process starts (`robolearn.serve.serve`, which
@@ -21,7 +20,7 @@ library's version; a library outside the verified range fails startup with
 """
 
 from ._core import PatchError, Patches
-from ._hypercorn import BurstListener, serve_app
+from ._hypercorn import serve_app
 from ._install import PATCH_NAMES, install
 
-__all__ = ["PATCH_NAMES", "BurstListener", "PatchError", "Patches", "install", "serve_app"]
+__all__ = ["PATCH_NAMES", "PatchError", "Patches", "install", "serve_app"]

@@ -1,11 +1,10 @@
 """Hypercorn on trio: its trio worker, copied, with connections that keep their deadlines
-on every route, a listener that takes every waiting connection at once, and writes that
-skip the scheduler when the socket has room.
+on every route.
 
 Hypercorn builds its listeners and connections inside its worker
 (``hypercorn.trio.run.worker_serve``), so :func:`serve_app` is that worker with ours: the
 same lifespan, connection handling and graceful shutdown (HTTP/3 and ``max_requests`` are
-not served). Three patches, each of which ``ROBOLEARN_UNPATCHED`` can leave out:
+not served). One patch, which ``ROBOLEARN_UNPATCHED`` can leave out:
 
 ``worker``
     The copied worker and `_TCPServer`'s deadlines: a request head gets
@@ -15,17 +14,13 @@ not served). Three patches, each of which ``ROBOLEARN_UNPATCHED`` can leave out:
     (an idle kept-alive connection stayed open past 130 s; commit 5d389d6, issue 17), and
     waited out its 75 s keep-alive timer after a client closed (commit 846ed48). A
     correctness fix, no speed figure. Left out, ``hypercorn.trio.run.worker_serve`` serves
-    as it is, and ``accept`` and ``writes`` are left out with it.
-``accept``
-    :class:`BurstListener`. trio's ``SocketListener`` yields to the scheduler after each
-    connection it accepts, so the accept loop takes one connection per round of the
-    scheduler; a busy server's round is long. Gain: with 500 streams running, 500 clients
-    connecting together waited up to 9 s for the last ``accept``; with it their first
-    events came within 1.6 s, like the answers' (commit 65581fb).
-``writes``
-    A chunk the socket has room for is written at once, without hypercorn's send lock and
-    ``send_all`` (two trips through trio's scheduler per streamed event). Gain: CPU per
-    message at 500 streams 23.2 / 18.5 -> 14.8 / 15.0 ms, A B B A (commit 696548e).
+    as it is.
+
+Dropped after an interleaved A/B no longer showed their gain (issue 20; figures in
+docs/benchmarks.md): ``accept``, a listener taking every waiting connection in one go
+(``ROBOLEARN_UNPATCHED=accept`` at 500 streams: 1.036 and 1.085x throughput, the last
+first event 0.90x), and ``writes``, chunks written straight to the socket (1.078 and 1.001x
+throughput).
 
 `_TCPServer` overrides private parts of hypercorn's trio ``TCPServer`` (``_read_data``,
 ``_idle_timeout``, ``_initiate_server_close``, ``_close``, ``send_lock``, ``idle_task``,
@@ -34,11 +29,8 @@ not served). Three patches, each of which ``ROBOLEARN_UNPATCHED`` can leave out:
 
 from __future__ import annotations
 
-import errno
 import math
-import os
 import socket
-from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -58,13 +50,11 @@ from robolearn._hypercorn import bound_urls
 
 from ._core import Library, Patches, set_in_init
 
-__all__ = ["LIBRARY", "BurstListener", "install", "serve_app"]
+__all__ = ["LIBRARY", "install", "serve_app"]
 
 WORKER = "worker"
-ACCEPT = "accept"
-WRITES = "writes"
 
-LIBRARY = Library("hypercorn", (WORKER, ACCEPT, WRITES), lowest=(0, 18), below=(0, 19))
+LIBRARY = Library("hypercorn", (WORKER,), lowest=(0, 18), below=(0, 19))
 
 _EVERY = Patches(frozenset(LIBRARY.patches))
 
@@ -94,65 +84,8 @@ def install(patches: Patches) -> None:
     LIBRARY.require(version, missing)
 
 
-# At most this many connections per wake-up, as asyncio's loop takes (its default backlog).
-_BURST = 100
-
-# A connection that failed before it was accepted (trio's SocketListener skips them too).
-_IGNORED_ACCEPT_ERRNOS = frozenset(
-    getattr(errno, name)
-    for name in ("ECONNABORTED", "EPERM", "EPROTO", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN")
-    if hasattr(errno, name)
-)
-
-
-class BurstListener(trio.abc.Listener[trio.SocketStream]):
-    """A listening TCP socket whose ``accept`` takes all waiting connections in one go.
-
-    The first connection of a burst waits for the socket to become readable; the rest are
-    handed out without yielding to the scheduler (``accept`` stays a cancellation point).
-    """
-
-    def __init__(self, sock: socket.socket, burst: int = _BURST) -> None:
-        sock.setblocking(False)
-        self._sock = sock
-        self._burst = burst
-        self._ready: deque[trio.SocketStream] = deque()
-
-    async def accept(self) -> trio.SocketStream:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while not self._ready:
-            if self._sock.fileno() == -1:
-                raise trio.ClosedResourceError("the listener was closed")
-            await trio.lowlevel.wait_readable(self._sock)
-            self._accept_waiting()
-        return self._ready.popleft()
-
-    def _accept_waiting(self) -> None:
-        for _ in range(self._burst):
-            try:
-                conn, _ = self._sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in _IGNORED_ACCEPT_ERRNOS:
-                    continue
-                if self._ready:
-                    return  # hand out what was accepted; the error comes back on the next try
-                raise
-            self._ready.append(trio.SocketStream(trio.socket.from_stdlib_socket(conn)))
-
-    async def aclose(self) -> None:
-        if self._sock.fileno() != -1:
-            trio.lowlevel.notify_closing(self._sock)
-            self._sock.close()
-        while self._ready:
-            await trio.aclose_forcefully(self._ready.popleft())
-        await trio.lowlevel.checkpoint()
-
-
 class _TCPServer(TCPServer):
-    """Hypercorn's connection, with deadlines that hold for every route, and writes that skip
-    the scheduler when the socket has room.
+    """Hypercorn's connection, with deadlines that hold for every route.
 
     Deadlines. A connection waits for a request head for ``header_timeout`` seconds: from the
     moment it is accepted, or, once kept alive after an answer, from the first byte of its
@@ -173,20 +106,9 @@ class _TCPServer(TCPServer):
     first request, and its ``read_timeout`` restarts with every byte (and, applied to every
     read, it would also cut clients that wait quietly for a long answer).
 
-    Writes. Hypercorn writes each chunk under a lock, in a shielded cancel scope, through
-    ``SocketStream.send_all``: two trips through trio's scheduler per write (the lock's and
-    the send's checkpoints). A streamed answer is one write per event, and at 500 streams
-    those trips were about a tenth of the server's CPU. When no other write is under way and
-    the kernel takes the whole chunk at once, which is nearly always, it is written right
-    there; otherwise hypercorn's own path sends the rest. Order holds either way: with the
-    lock free, no earlier write is waiting for room.
-
     Also lets go of a connection as soon as the client has closed it: hypercorn's own waits
     out its keep-alive timer after a client closes an idle connection: the timer task
     outlives the connection.
-
-    ``direct_writes=False`` leaves every write to hypercorn's path (the ``writes`` patch
-    left out).
     """
 
     def __init__(
@@ -198,10 +120,8 @@ class _TCPServer(TCPServer):
         stream: trio.SSLStream[trio.SocketStream],
         *,
         header_timeout: float | None = None,
-        direct_writes: bool = True,
     ) -> None:
         super().__init__(app, config, context, state, stream)
-        self._direct_writes = direct_writes
         self._header_timeout = (
             config.keep_alive_timeout if header_timeout is None else header_timeout
         )
@@ -211,12 +131,7 @@ class _TCPServer(TCPServer):
         self._watch: trio.CancelScope | None = None
 
     async def protocol_send(self, event: Event) -> None:
-        if type(event) is RawData and self._direct_writes and not self.send_lock.locked():
-            written = self._write_now(event.data)
-            if written == len(event.data):
-                return
-            event = RawData(event.data[written:])
-        elif type(event) is Updated:
+        if type(event) is Updated:
             if event.idle:  # the answer is over and the connection kept alive
                 self._busy, self._between_requests = False, True
                 self._set_deadline(trio.current_time() + self.config.keep_alive_timeout)
@@ -224,25 +139,15 @@ class _TCPServer(TCPServer):
                 self._busy, self._between_requests = True, False
                 self._set_deadline(math.inf)
             return
-        elif type(event) is Closed:
+        if type(event) is Closed:
             with trio.CancelScope(shield=True):
-                await self._close()
+                # After the write under way, if any (another task's answer, a 408): closing
+                # beside it fails that write with trio's BusyResourceError and cuts its bytes.
+                async with self.send_lock:
+                    await self._close()
             await self.protocol.handle(Closed())
             return
         await super().protocol_send(event)
-
-    def _write_now(self, data: bytes) -> int:
-        """How much of ``data`` the socket took without waiting (0 on any trouble).
-
-        Errors are left to hypercorn's path, which turns them into a closed connection.
-        """
-        stream = self.stream
-        if not isinstance(stream, trio.SocketStream):
-            return 0  # TLS: the bytes on the wire are not these
-        try:
-            return os.write(stream.socket.fileno(), data)
-        except OSError:
-            return 0
 
     def _set_deadline(self, deadline: float) -> None:
         self._deadline = deadline
@@ -307,8 +212,8 @@ async def serve_app(
     in hypercorn) for each request head and ``config.keep_alive_timeout`` to start its next
     request; see `_TCPServer`.
 
-    ``patches``: those of this module to serve with (default: all three); without ``worker``
-    it is hypercorn's own worker, and ``header_timeout`` is not enforced.
+    ``patches``: those of this module to serve with (default: all); without ``worker`` it is
+    hypercorn's own worker, and ``header_timeout`` is not enforced.
     """
     asgi = wrap_app(app, config.wsgi_max_body_size, None)
     if WORKER not in patches:
@@ -322,9 +227,7 @@ async def serve_app(
         await lifespan_nursery.start(lifespan.handle_lifespan)
         await lifespan.wait_for_startup()
         async with trio.open_nursery() as server_nursery:
-            listeners, binds = _listeners(
-                config, sockets or config.create_sockets(), burst=ACCEPT in patches
-            )
+            listeners, binds = _listeners(config, sockets or config.create_sockets())
             for bind in binds:
                 await config.log.info(f"Running on {bind} (CTRL + C to quit)")
             task_status.started(binds)
@@ -339,7 +242,6 @@ async def serve_app(
                         context,
                         ConnectionState(lifespan_state.copy()),
                         header_timeout=header_timeout,
-                        direct_writes=WRITES in patches,
                     )
                     nursery.start_soon(
                         partial(
@@ -379,13 +281,11 @@ def _listen(config: Config, sockets: Sockets) -> None:
 
 
 def _listeners(
-    config: Config, sockets: Sockets, *, burst: bool
+    config: Config, sockets: Sockets
 ) -> tuple[list[trio.abc.Listener[trio.abc.Stream]], list[str]]:
     _listen(config, sockets)
 
     def listener(sock: socket.socket) -> trio.abc.Listener[trio.SocketStream]:
-        if burst:
-            return BurstListener(sock)
         return trio.SocketListener(trio.socket.from_stdlib_socket(sock))
 
     listeners: list[trio.abc.Listener[trio.abc.Stream]] = []

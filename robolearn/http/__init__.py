@@ -8,10 +8,10 @@ running services is `HttpServices` (``_services``). Hypercorn's worker and liste
 are ``robolearn._patches._hypercorn``.
 """
 
-from robolearn._patches import BurstListener, serve_app
+from robolearn._patches import serve_app
 
 from ._app import create_app
 from ._gate import Gate
 from ._services import HttpServices
 
-__all__ = ["BurstListener", "Gate", "HttpServices", "create_app", "serve_app"]
+__all__ = ["Gate", "HttpServices", "create_app", "serve_app"]

@@ -112,7 +112,7 @@ def test_an_unknown_patch_name_fails_naming_the_variable_and_the_known_ones() ->
         ("trio-asyncio", "0.17.0", ">=0.16,<0.17", "scheduler,call-soon"),
         ("openai-chatkit", "1.7.0", ">=1.6.5,<1.7", "merge"),
         ("openai-chatkit", "1.6.4", ">=1.6.5,<1.7", "merge"),
-        ("hypercorn", "0.19.1", ">=0.18,<0.19", "worker,accept,writes"),
+        ("hypercorn", "0.19.1", ">=0.18,<0.19", "worker"),
     ],
 )
 def test_a_version_outside_the_verified_range_fails_startup_naming_the_package(
