@@ -12,6 +12,8 @@ import httpx
 import trio
 import trio.testing
 
+from tests._tasks import live_tasks
+
 from ._raw import Server, chatkit_request, head, read_response, serving, trickle, until_closed
 
 SLOW_CLIENTS = 200
@@ -62,16 +64,6 @@ async def _idle_after_healthz(server: Server) -> Cut:
 _KINDS = (_stalled_head, _slow_body, _idle_after_healthz)
 
 
-def _tasks() -> int:
-    count, pending = 0, [trio.lowlevel.current_root_task()]
-    while pending:
-        task = pending.pop()
-        if task is not None:
-            count += 1
-            pending.extend(child for n in task.child_nurseries for child in n.child_tasks)
-    return count
-
-
 def _rss() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -92,7 +84,7 @@ async def _normal_client(
                 headers={"X-User-ID": "bob"},
             )
             served.extend((health.status_code, listed.status_code))
-            tasks.append(_tasks())
+            tasks.append(live_tasks())
 
 
 async def _wave(server: Server) -> tuple[list[Cut], list[int], float, int]:
@@ -134,11 +126,11 @@ async def test_200_slow_clients_are_cut_while_a_normal_one_is_served(
         await read_response(stream)
         await server.close_connections()
         await trio.testing.wait_all_tasks_blocked()
-        tasks, rss = [_tasks()], [_rss()]
+        tasks, rss = [live_tasks()], [_rss()]
         for _ in range(WAVES):
             cuts, served, took, peak = await _wave(server)
             await trio.testing.wait_all_tasks_blocked()
-            tasks.append(_tasks())
+            tasks.append(live_tasks())
             rss.append(_rss())
 
             assert len(cuts) == SLOW_CLIENTS

@@ -17,16 +17,7 @@ from robolearn._patches import Patches
 from robolearn._patches._hypercorn import _TCPServer
 from robolearn.http import serve_app
 from robolearn.serve import hypercorn_config
-
-
-def _live_tasks() -> int:
-    count, pending = 0, [trio.lowlevel.current_root_task()]
-    while pending:
-        task = pending.pop()
-        if task is not None:
-            count += 1
-            pending.extend(child for n in task.child_nurseries for child in n.child_tasks)
-    return count
+from tests._tasks import live_tasks
 
 
 async def _answer_ok(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -49,16 +40,16 @@ async def test_a_connection_the_client_closed_is_let_go_at_once() -> None:
             partial(serve_app, _answer_ok, config, shutdown_trigger=trio.sleep_forever)
         )
         await trio.testing.wait_all_tasks_blocked()
-        idle = _live_tasks()
+        idle = live_tasks()
         host, port = urls[0].removeprefix("http://").rsplit(":", 1)
         stream = await trio.open_tcp_stream(host, int(port))
         await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert b"200" in await stream.receive_some()
         await trio.testing.wait_all_tasks_blocked()
-        assert _live_tasks() > idle  # the connection, kept alive and waiting
+        assert live_tasks() > idle  # the connection, kept alive and waiting
         await stream.aclose()
         await trio.testing.wait_all_tasks_blocked()
-        assert _live_tasks() == idle
+        assert live_tasks() == idle
         nursery.cancel_scope.cancel()
 
 
