@@ -81,8 +81,13 @@ class WorkerSpec:
 async def run_worker(settings: Settings, spec: WorkerSpec) -> None:
     """Serve as worker ``spec.name`` until SIGTERM/SIGINT or until the supervisor is gone."""
     # Imported here: the supervisor imports this package and must not load the app.
+    from robolearn._patches import install
     from robolearn.serve import serve
 
+    # Outside any nursery, so that a library outside its verified versions ends the worker
+    # as a configuration error (status 2, one line naming the package), not a traceback in
+    # an exception group. `serve` installs them again (a no-op).
+    install(settings)
     stop = trio.Event()
     with trio.socket.from_stdlib_socket(socket.socket(fileno=spec.control)) as control:
         async with trio.open_nursery() as nursery:

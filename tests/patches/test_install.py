@@ -25,6 +25,7 @@ from robolearn._patches._chatkit import merge_in_step
 from robolearn._patches._trio_asyncio import CallbackQueue
 from robolearn.bench import free_port, robolearn_server
 from robolearn.config import ConfigError, Settings, declared_settings
+from robolearn.workers import WorkerSpec
 
 EVERY = Settings()
 
@@ -249,3 +250,19 @@ async def test_trio_runs_the_patched_loop_after_the_hatch_was_undone(reinstall: 
     install(_unpatched("1"))
     install(EVERY)
     assert await _loop_is_patched() == (True, True)
+
+
+def test_a_worker_with_an_unverified_version_exits_as_a_configuration_error() -> None:
+    # As `robolearn serve --workers` starts each worker; the control descriptor is never
+    # reached: the check comes first.
+    spec = WorkerSpec(name="worker-1", control=-1).encode()
+    result = _python(
+        "import robolearn._patches._core as core\n"
+        "core.installed_version = lambda package: '0.99.0'\n"
+        "from robolearn.__main__ import main\n"
+        f"raise SystemExit(main(['serve', '--worker', {spec!r}]))\n",
+        env={**_server_env(), "ROBOLEARN_AUTH": "dev"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "configuration error: trio-asyncio 0.99.0 is installed" in result.stderr
+    assert "Traceback" not in result.stderr
