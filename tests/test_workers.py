@@ -35,8 +35,8 @@ from robolearn.workers import (
 _STAND_IN = f"""
 import json, signal, socket, sys
 spec, mode = json.loads(sys.argv[1]), sys.argv[2]
-if mode == "crash":
-    sys.exit(3)
+if mode in ("crash", "misconfigured"):
+    sys.exit(3 if mode == "crash" else 2)
 socket.socket(fileno=spec["http"][0]).getsockname()  # inherited, or this raises
 signal.signal(signal.SIGTERM, signal.SIG_IGN if mode == "deaf" else lambda *_: sys.exit(0))
 control = socket.socket(fileno=spec["control"])
@@ -52,7 +52,8 @@ _QUICK = RestartPolicy(backoff=Backoff(initial=0.02, factor=2.0, maximum=0.2, re
 
 def _stand_in(mode: str) -> Callable[[WorkerSpec], list[str]]:
     """The command line of a stand-in worker: ``serve``, ``crash`` (before it serves),
-    ``flaky`` (crash once it serves) or ``deaf`` (to SIGTERM)."""
+    ``misconfigured`` (exits 2 before it serves), ``flaky`` (crash once it serves) or
+    ``deaf`` (to SIGTERM)."""
     return lambda spec: [sys.executable, "-c", _STAND_IN, spec.encode(), mode]
 
 
@@ -145,6 +146,17 @@ async def test_a_worker_that_never_serves_is_given_up_on_however_slowly_it_fails
     assert "died before it served 3 times in a row, giving up" in caplog.text
 
 
+async def test_a_worker_with_a_configuration_error_is_given_up_on_at_once(
+    sockets: Sockets, caplog: pytest.LogCaptureFixture
+) -> None:
+    supervisor = _supervisor(sockets, "misconfigured", workers=2, policy=_QUICK)
+    with trio.fail_after(30):
+        assert await supervisor.run(os.environ) is False
+    stats = supervisor.statistics()
+    assert (stats.restarts, stats.gave_up, stats.configuration_error) == (0, True, True)
+    assert "a configuration error (see its log); no restart mends that" in caplog.text
+
+
 async def test_a_worker_deaf_to_sigterm_is_killed_after_the_stop_timeout(
     sockets: Sockets, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -190,6 +202,13 @@ async def test_serve_workers_exits_1_when_its_workers_crash_loop(database_url: s
             command=_stand_in("crash"),
         )
     assert status == 1
+
+
+async def test_serve_workers_exits_2_when_a_worker_is_misconfigured(database_url: str) -> None:
+    settings = attrs.evolve(Settings.from_env({}), database_url=database_url, port=0)
+    with trio.fail_after(60):
+        status = await serve_workers(settings, 2, command=_stand_in("misconfigured"))
+    assert status == 2
 
 
 async def _run(supervisor: WorkerSupervisor, outcome: list[bool]) -> None:

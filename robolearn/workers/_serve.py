@@ -28,7 +28,7 @@ from robolearn._hypercorn import bound_urls, drain_seconds, hypercorn_config
 from robolearn.config import Settings
 from robolearn.store import PostgresSupervisor, open_store
 
-from ._supervisor import Command, RestartPolicy, WorkerSupervisor
+from ._supervisor import CONFIGURATION_ERROR, Command, RestartPolicy, WorkerSupervisor
 from ._worker import WorkerSpec
 
 __all__ = ["serve_workers"]
@@ -49,7 +49,8 @@ async def serve_workers(
 ) -> int:
     """Serve with ``workers`` worker processes until SIGINT/SIGTERM; the exit status: 0 once
     every worker has exited after the signal, 1 if they crash-looped and the supervisor gave
-    up. ``command`` replaces the worker's command line (tests)."""
+    up, 2 if a worker exited with a configuration error before it served. ``command``
+    replaces the worker's command line (tests)."""
     settings.check_bind()
     config = hypercorn_config(f"{settings.host}:{settings.port}")
     sockets = config.create_sockets()
@@ -75,6 +76,8 @@ async def serve_workers(
     finally:
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
             sock.close()
+    if supervisor.statistics().configuration_error:
+        return CONFIGURATION_ERROR
     return 0 if stopped else 1
 
 

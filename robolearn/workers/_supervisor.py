@@ -9,7 +9,9 @@ seconds after its death the first time, each further time twice as late if it di
 seconds is a crash loop: the supervisor stops the other workers and gives up (`run` returns
 False) rather than restart for ever what cannot run. So is a worker that dies before it
 serves more than `RestartPolicy.intensity` times in a row, however long each attempt took
-(a worker that takes 10 s to fail would otherwise stay under any rate).
+(a worker that takes 10 s to fail would otherwise stay under any rate), and, at once, one
+that exits with status 2 before it serves: ``robolearn``'s configuration error (a bad
+setting, a library outside its verified versions), which no restart mends.
 
 Each worker inherits the listening sockets and one end of a socket pair, its control socket
 (see `robolearn.workers._worker`): the worker writes `READY` on it once it serves; the
@@ -43,6 +45,9 @@ __all__ = ["RestartPolicy", "WorkerStatistics", "WorkerSupervisor"]
 
 _log = logging.getLogger("robolearn.workers")
 
+CONFIGURATION_ERROR = 2
+"""The exit status of ``robolearn`` on a configuration error."""
+
 Command = Callable[[WorkerSpec], Sequence[str]]
 """The command line that starts the worker a spec describes."""
 
@@ -63,7 +68,8 @@ class RestartPolicy:
 @attrs.frozen
 class WorkerStatistics:
     """A snapshot of a `WorkerSupervisor`: the workers running now (name to pid), how many of
-    them said they serve, restarts so far, and whether it is stopping or gave up."""
+    them said they serve, restarts so far, whether it is stopping or gave up, and whether it
+    gave up on a worker's configuration error."""
 
     workers: int
     pids: Mapping[str, int]
@@ -71,6 +77,7 @@ class WorkerStatistics:
     restarts: int
     stopping: bool
     gave_up: bool
+    configuration_error: bool = False
 
 
 @attrs.define
@@ -91,6 +98,7 @@ class WorkerSupervisor:
     _restart_times: deque[float] = attrs.field(factory=deque, init=False)
     _restarts: int = attrs.field(default=0, init=False)
     _gave_up: bool = attrs.field(default=False, init=False)
+    _configuration_error: bool = attrs.field(default=False, init=False)
     _ran: bool = attrs.field(default=False, init=False)
 
     def statistics(self) -> WorkerStatistics:
@@ -101,6 +109,7 @@ class WorkerSupervisor:
             restarts=self._restarts,
             stopping=self._stopping.is_set(),
             gave_up=self._gave_up,
+            configuration_error=self._configuration_error,
         )
 
     async def run(self, env: Mapping[str, str]) -> bool:
@@ -144,14 +153,17 @@ class WorkerSupervisor:
         failed_starts = 0  # deaths in a row before the worker said it serves
         while not self._stopping.is_set():
             started = trio.current_time()
-            ended, served = await self._run_once(name, env)
+            ended, served, status = await self._run_once(name, env)
             if self._stopping.is_set():
                 _log.info("%s %s", name, ended)
                 return
             if trio.current_time() - started >= backoff.reset_after:
                 delay = backoff.initial
             failed_starts = 0 if served else failed_starts + 1
-            if failed_starts > self.policy.intensity:
+            if not served and status == CONFIGURATION_ERROR:
+                self._configuration_error = True
+                why = "a configuration error (see its log); no restart mends that"
+            elif failed_starts > self.policy.intensity:
                 # However slowly a worker fails to start, it is not going to.
                 why = f"died before it served {failed_starts} times in a row"
             elif not self._may_restart():
@@ -178,9 +190,9 @@ class WorkerSupervisor:
             self._restart_times.popleft()
         return len(self._restart_times) <= self.policy.intensity
 
-    async def _run_once(self, name: str, env: Mapping[str, str]) -> tuple[str, bool]:
-        """Start worker ``name`` and wait for its end; says how it ended, and whether it had
-        said it serves."""
+    async def _run_once(self, name: str, env: Mapping[str, str]) -> tuple[str, bool, int | None]:
+        """Start worker ``name`` and wait for its end; says how it ended, whether it had said
+        it serves, and its exit status (None if it never ran)."""
         ours, theirs = socket.socketpair()
         with trio.socket.from_stdlib_socket(ours) as control:
             try:
@@ -198,7 +210,7 @@ class WorkerSupervisor:
                     stdin=subprocess.DEVNULL,
                 )
             except OSError as exc:
-                return f"could not be started ({exc})", False
+                return f"could not be started ({exc})", False, None
             finally:
                 theirs.close()
             self._running[name] = process
@@ -217,7 +229,7 @@ class WorkerSupervisor:
                 self._set_ready(name, False)  # and notes the change
                 if process.returncode is None:  # cancelled: no worker outlives its supervisor
                     process.kill()
-        return f"(pid {process.pid}) {_exit(process.returncode)}", served
+        return f"(pid {process.pid}) {_exit(process.returncode)}", served, process.returncode
 
     async def _note_ready(self, name: str, pid: int, control: trio.socket.SocketType) -> None:
         with contextlib.suppress(OSError):
