@@ -16,8 +16,8 @@ import trio.testing
 import trio_asyncio
 
 from robolearn import _aio, _threads
-from robolearn._patches._chatkit import merge_in_step
-from robolearn._patches._trio_asyncio import CallbackQueue
+from robolearn._aio._merge import merge_in_step
+from robolearn._aio._scheduler import CallbackQueue
 
 from ._plain_asyncio import run_on_plain_asyncio
 

@@ -10,9 +10,9 @@ chatkit that robolearn's server relies on.
     one per cancelled turn). Gain: no figure of its own was recorded (commit 19d4e77;
     docs/benchmarks.md lists it among a round's CPU cuts without one): A/B it.
 
-``merge_in_step`` runs on the asyncio side of the bridge (inside trio-asyncio's loop). The
-swap is made at install time, never on import: the benchmark's baseline imports
-``robolearn.chat`` and must stay stock chatkit.
+``merge_in_step`` is asyncio code, so it lives in the bridge (``robolearn/_aio/_merge.py``);
+this module decides whether chatkit uses it. The swap is made at install time, never on
+import: the benchmark's baseline imports ``robolearn.chat`` and must stay stock chatkit.
 
 The server's own subclasses also use private chatkit methods (``RoboLearnChatKitServer``:
 ``_process_streaming``, ``_process_non_streaming``, ``_serialize``, ``_to_thread_response``,
@@ -24,19 +24,18 @@ report: docs/upstream.md.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import chatkit.agents
 import chatkit.server
-import outcome
+
+from robolearn._aio import merge_in_step
 
 from ._core import Library, Patches, swap
 
-__all__ = ["LIBRARY", "install", "merge_in_step"]
+__all__ = ["LIBRARY", "install"]
 
 MERGE = "merge"
 
@@ -85,63 +84,3 @@ def _in_step() -> Callable[..., AsyncIterator[Any]]:
 def _qualified(owner: object) -> str:
     name = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", None)
     return name if isinstance(name, str) else repr(owner)
-
-
-_T1 = TypeVar("_T1")
-_T2 = TypeVar("_T2")
-
-
-async def merge_in_step(a: AsyncIterator[_T1], b: AsyncIterator[_T2]) -> AsyncIterator[_T1 | _T2]:
-    """Items of ``a`` and ``b`` as they come, until either ends: chatkit's ``_merge_generators``
-    with one task per source instead of one per item.
-
-    chatkit merges the agent's events with those its tools emit by starting a task for every
-    ``__anext__``: a task, a ``wait`` and their callbacks per streamed event. Here each source
-    has one task for the whole merge, and the same rules hold: a source is asked for its next
-    item only once its last one has been taken (so neither runs ahead of the reader), items
-    come in the order they arrived, a source's error is raised when its turn comes, and when
-    one source ends, an item the other already had is still passed on. Leaving early (error,
-    cancellation) cancels both tasks.
-    """
-    loop = asyncio.get_running_loop()
-    arrived: deque[tuple[int, outcome.Outcome[Any] | None]] = deque()  # None: it ended
-    waiting: asyncio.Future[None] | None = None  # the reader's, while it waits for an item
-    asked: list[asyncio.Future[None] | None] = [None, None]
-
-    async def pull(index: int, source: AsyncIterator[Any]) -> None:
-        while True:
-            result: outcome.Outcome[Any] | None
-            try:
-                result = outcome.Value(await source.__anext__())
-            except StopAsyncIteration:
-                result = None
-            except BaseException as exc:  # CancelledError too: the reader must hear of it
-                result = outcome.Error(exc)
-            arrived.append((index, result))
-            if waiting is not None and not waiting.done():
-                waiting.set_result(None)
-            if not isinstance(result, outcome.Value):
-                return
-            asked[index] = ask = loop.create_future()
-            await ask
-
-    pullers = [asyncio.ensure_future(pull(0, a)), asyncio.ensure_future(pull(1, b))]
-    try:
-        while True:
-            while not arrived:
-                waiting = loop.create_future()
-                await waiting
-            index, result = arrived.popleft()
-            if result is None:
-                for _, other in arrived:
-                    if other is not None:
-                        yield other.unwrap()
-                return
-            yield result.unwrap()
-            next_please = asked[index]
-            # Done already only if its task was cancelled from outside (the pump's reaping).
-            if next_please is not None and not next_please.done():
-                next_please.set_result(None)
-    finally:
-        for puller in pullers:
-            puller.cancel()

@@ -19,10 +19,10 @@ import trio_asyncio
 from hypercorn.trio.tcp_server import TCPServer
 
 from robolearn import _aio
+from robolearn._aio._merge import merge_in_step
+from robolearn._aio._scheduler import CallbackQueue
 from robolearn._patches import PATCH_NAMES, PatchError, Patches, install
 from robolearn._patches import _core as core
-from robolearn._patches._chatkit import merge_in_step
-from robolearn._patches._trio_asyncio import CallbackQueue
 from robolearn.bench import free_port, robolearn_server
 from robolearn.config import ConfigError, Settings, declared_settings
 from robolearn.workers import WorkerSpec
