@@ -184,6 +184,12 @@ class _TCPServer(TCPServer):
                 # Hypercorn does not keep a connection alive once shutting down: it closes
                 # after its answer.
                 await trio.sleep_forever()
+            # After a stall of the whole loop the deadline may pass while the head waits,
+            # already received, for the reader: the reader is woken in the same scheduler
+            # pass as this task. One checkpoint lets it take the head (which lifts the
+            # deadline) before the connection is judged: the client was on time, the server
+            # was not.
+            await trio.lowlevel.checkpoint()
             if trio.current_time() >= self._deadline:
                 break
         with trio.CancelScope(shield=True):

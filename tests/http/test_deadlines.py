@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from functools import partial
@@ -66,6 +68,23 @@ async def test_a_request_head_that_trickles_in_is_cut_at_the_header_timeout(
                 assert await until_closed(stream) == b""  # no request, no answer
             _cut_in_time(started, SHORT)
             nursery.cancel_scope.cancel()
+
+
+async def test_a_head_that_came_in_time_is_answered_after_the_server_stalled(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The head is in the server's socket before its deadline, but the whole loop is busy
+    # (here: blocked) until after it: the reader and the deadline wake in one scheduler pass,
+    # in either order. Several rounds, so that the wrong order comes up.
+    async with serving(database_url, tmp_path, header_timeout=0.1, keep_alive_timeout=LONG) as s:
+        for _ in range(8):
+            client = socket.create_connection((s.host, s.port))
+            await trio.testing.wait_all_tasks_blocked()  # accepted: the head's deadline runs
+            client.sendall(head("GET", "/healthz"))
+            time.sleep(0.15)  # noqa: ASYNC251 (the stall: nothing runs, the deadline passes)
+            async with trio.SocketStream(trio.socket.from_stdlib_socket(client)) as stream:
+                with trio.fail_after(LONG):
+                    assert (await read_response(stream))[0] == 200
 
 
 @pytest.mark.parametrize(
