@@ -190,15 +190,25 @@ async def test_server_killed_mid_stream_and_restarted(start_server: ServerFactor
     persisted = await conversations.check_persisted()
 
     # Every thread is usable after the restart, including those cut mid-answer.
+    # All threads at once, as their users would come back: one after another, the answers
+    # alone took 30 x 0.4 s.
     usable = 0
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+
+    async def follow_up(n: int, thread_id: str, client: httpx.AsyncClient) -> None:
+        nonlocal usable
+        result = MessageResult(thread=n, index=-1, text=f"kill-w{n}-after")
+        body = chatkit_body(
+            "threads.add_user_message", thread_id=thread_id, input=user_input(result.text)
+        )
+        await stream_message(client, conversations.user(n), body, result)
+        usable += result.answer == full_answer(result.text, TOKENS)
+
+    async with (
+        httpx.AsyncClient(base_url=server.base_url, timeout=30) as client,
+        trio.open_nursery() as nursery,
+    ):
         for n, thread_id in conversations.thread_ids.items():
-            result = MessageResult(thread=n, index=-1, text=f"kill-w{n}-after")
-            body = chatkit_body(
-                "threads.add_user_message", thread_id=thread_id, input=user_input(result.text)
-            )
-            await stream_message(client, conversations.user(n), body, result)
-            usable += result.answer == full_answer(result.text, TOKENS)
+            nursery.start_soon(follow_up, n, thread_id, client)
 
     counts = {
         "messages_sent": len(results),
