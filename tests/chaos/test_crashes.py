@@ -128,7 +128,7 @@ async def test_database_killed_and_restarted_mid_run(
             started = trio.current_time()
             async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
                 await wait_for(lambda: _status_is(client, "/readyz", 503), 15, what="readyz 503")
-                await trio.sleep(2)  # requests keep coming during the outage
+                await trio.sleep(1)  # requests keep coming during the outage
                 await trio.to_thread.run_sync(EmbeddedPostgres.start, pg_dir)
                 restarted = trio.current_time()
                 await wait_for(lambda: _status_is(client, "/readyz", 200), 30, what="recovery")
@@ -136,7 +136,7 @@ async def test_database_killed_and_restarted_mid_run(
             timeline["recovered_after_restart_s"] = round(trio.current_time() - restarted, 2)
 
         with trio.fail_after(90):
-            await conversations.run(20, 2.0, outage)
+            await conversations.run(20, 1.0, outage)
         results = conversations.results
         outcomes = outcome_counts(results)
         persisted = await conversations.check_persisted()
