@@ -62,6 +62,22 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
         stop_embedded_postgres(tmp_path / process.name)
 
 
+async def start_side_by_side(
+    start_server: ServerFactory, *kwargs: dict[str, Any]
+) -> list[ServerProcess]:
+    """A server per ``kwargs`` entry (``start_server``'s arguments), started at the same time
+    in worker threads (each waits for /readyz): most of a start is the child's imports."""
+    servers: dict[int, ServerProcess] = {}
+
+    async def start(n: int) -> None:
+        servers[n] = await trio.to_thread.run_sync(lambda: start_server(**kwargs[n]))
+
+    async with trio.open_nursery() as nursery:
+        for n in range(len(kwargs)):
+            nursery.start_soon(start, n)
+    return [servers[n] for n in range(len(kwargs))]
+
+
 def full_answer(text: str, tokens: int) -> str:
     return f"answer to: {text}" + "".join(f" t{n}" for n in range(1, tokens))
 

@@ -1,4 +1,4 @@
-"""Cancel random thread actors mid-stream while 200 threads x 5 messages run.
+"""Cancel random thread actors mid-stream while 100 threads x 5 messages run, 50 at a time.
 
 Afterwards: every user message persisted exactly once and in send order (clients resend
 every message not acknowledged, blindly), interrupted answers persisted as partial answers,
@@ -28,7 +28,7 @@ from .conftest import ServerFactory, admin_cancel, full_answer, quiescent, repor
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
-THREADS, MESSAGES, CONCURRENCY, TOKENS = 200, 5, 50, 20
+THREADS, MESSAGES, CONCURRENCY, TOKENS = 100, 5, 50, 20
 
 
 async def test_cancel_random_actors_mid_stream(start_server: ServerFactory) -> None:

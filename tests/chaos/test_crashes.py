@@ -128,7 +128,7 @@ async def test_database_killed_and_restarted_mid_run(
             started = trio.current_time()
             async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
                 await wait_for(lambda: _status_is(client, "/readyz", 503), 15, what="readyz 503")
-                await trio.sleep(2)  # requests keep coming during the outage
+                await trio.sleep(1)  # requests keep coming during the outage
                 await trio.to_thread.run_sync(EmbeddedPostgres.start, pg_dir)
                 restarted = trio.current_time()
                 await wait_for(lambda: _status_is(client, "/readyz", 200), 30, what="recovery")
@@ -136,7 +136,7 @@ async def test_database_killed_and_restarted_mid_run(
             timeline["recovered_after_restart_s"] = round(trio.current_time() - restarted, 2)
 
         with trio.fail_after(90):
-            await conversations.run(20, 2.0, outage)
+            await conversations.run(20, 1.0, outage)
         results = conversations.results
         outcomes = outcome_counts(results)
         persisted = await conversations.check_persisted()
@@ -168,6 +168,14 @@ async def _status_is(client: httpx.AsyncClient, path: str, status: int) -> bool:
         return False
 
 
+# A request whose connection the kill resets while httpx is sending its body leaves httpx's
+# body iterator (an async generator) unfinished, and Python reports it as unraisable when the
+# garbage collector gets to it, in whichever test runs then: the client library's leftover,
+# not the server's doing.
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <async_generator object ByteStream.__aiter__"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
 async def test_server_killed_mid_stream_and_restarted(start_server: ServerFactory) -> None:
     server = start_server(tokens=TOKENS, delay_ms=20)
     conversations = Conversations(server, "kill")
@@ -190,15 +198,25 @@ async def test_server_killed_mid_stream_and_restarted(start_server: ServerFactor
     persisted = await conversations.check_persisted()
 
     # Every thread is usable after the restart, including those cut mid-answer.
+    # All threads at once, as their users would come back: one after another, the answers
+    # alone took 30 x 0.4 s.
     usable = 0
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+
+    async def follow_up(n: int, thread_id: str, client: httpx.AsyncClient) -> None:
+        nonlocal usable
+        result = MessageResult(thread=n, index=-1, text=f"kill-w{n}-after")
+        body = chatkit_body(
+            "threads.add_user_message", thread_id=thread_id, input=user_input(result.text)
+        )
+        await stream_message(client, conversations.user(n), body, result)
+        usable += result.answer == full_answer(result.text, TOKENS)
+
+    async with (
+        httpx.AsyncClient(base_url=server.base_url, timeout=30) as client,
+        trio.open_nursery() as nursery,
+    ):
         for n, thread_id in conversations.thread_ids.items():
-            result = MessageResult(thread=n, index=-1, text=f"kill-w{n}-after")
-            body = chatkit_body(
-                "threads.add_user_message", thread_id=thread_id, input=user_input(result.text)
-            )
-            await stream_message(client, conversations.user(n), body, result)
-            usable += result.answer == full_answer(result.text, TOKENS)
+            nursery.start_soon(follow_up, n, thread_id, client)
 
     counts = {
         "messages_sent": len(results),

@@ -37,7 +37,9 @@ CANCEL_THREADS = 30
 async def hang_up_after(
     base_url: str, user: str, body: bytes, result: MessageResult, events: int, seconds: float
 ) -> None:
-    """POST over a raw socket, then close it after ``events`` SSE events or ``seconds``."""
+    """POST over a raw socket, then close it after ``events`` SSE events or ``seconds``, or
+    once the response has ended (the server keeps the connection open for the next request:
+    waiting for more events there would only wait out ``seconds``)."""
     url = httpx.URL(base_url)
     head = (
         f"POST /chatkit HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
@@ -53,6 +55,8 @@ async def hang_up_after(
                 if not chunk:
                     break
                 seen += chunk
+                if seen.endswith(b"\r\n0\r\n\r\n"):  # the last chunk of the response
+                    break
     # The socket is closed here, whatever the server was doing.
     result.events = seen.count(b"data: ")
     result.acked = b'"type":"user_message"' in seen

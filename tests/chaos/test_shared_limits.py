@@ -14,7 +14,7 @@ import trio
 
 from robolearn.bench import ServerProcess, chatkit_body, user_input
 
-from .conftest import ServerFactory, report
+from .conftest import ServerFactory, report, start_side_by_side
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -25,7 +25,9 @@ async def test_one_users_requests_over_two_processes_get_one_budget(
     start_server: ServerFactory, database_url: str
 ) -> None:
     env = {"DATABASE_URL": database_url, "ROBOLEARN_RATE_LIMIT_PER_MINUTE": str(PER_MINUTE)}
-    servers = [start_server(name=f"rate-{n}", **env) for n in range(2)]
+    servers = await start_side_by_side(
+        start_server, *({"name": f"rate-{n}", **env} for n in range(2))
+    )
     statuses: list[int] = []
     body = chatkit_body("threads.list", limit=1)
     async with AsyncExitStack() as stack:
@@ -66,7 +68,9 @@ async def test_the_stream_cap_holds_over_two_processes_and_a_killed_one_frees_it
 ) -> None:
     # Answers of 400 x 25 ms = 10 s: they all run through the whole test.
     env = {"DATABASE_URL": database_url, "ROBOLEARN_MAX_STREAMS_PER_USER": "2"}
-    first, second = (start_server(name=f"cap-{n}", tokens=400, delay_ms=25, **env) for n in "ab")
+    first, second = await start_side_by_side(
+        start_server, *({"name": f"cap-{n}", "tokens": 400, "delay_ms": 25, **env} for n in "ab")
+    )
     async with trio.open_nursery() as streams:
 
         async def ask(server: ServerProcess, user: str) -> int:

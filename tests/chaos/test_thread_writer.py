@@ -9,7 +9,6 @@ the thread for the others.
 from __future__ import annotations
 
 import re
-from functools import partial
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ from robolearn.bench import (
     user_input,
 )
 
-from .conftest import ServerFactory, full_answer, wait_for
+from .conftest import ServerFactory, full_answer, start_side_by_side, wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -38,16 +37,10 @@ async def start_servers(
 ) -> list[ServerProcess]:
     """A server per ``envs`` entry, on one database, started side by side (each waits for
     /readyz)."""
-    servers: dict[int, ServerProcess] = {}
-
-    async def start(n: int) -> None:
-        start = partial(start_server, name=f"p{n}", DATABASE_URL=database_url, **envs[n])
-        servers[n] = await trio.to_thread.run_sync(start)
-
-    async with trio.open_nursery() as nursery:
-        for n in range(len(envs)):
-            nursery.start_soon(start, n)
-    return [servers[n] for n in range(len(envs))]
+    return await start_side_by_side(
+        start_server,
+        *({"name": f"p{n}", "DATABASE_URL": database_url, **env} for n, env in enumerate(envs)),
+    )
 
 
 async def send(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import chatkit.agents
@@ -166,34 +167,78 @@ def test_the_setting_reads_names_and_documents_every_patch() -> None:
     assert all(f"`{name}`" in doc for name in PATCH_NAMES)
 
 
-def _python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
-    )
+# One fresh interpreter answers the three questions below that need one (importing the
+# server in a process of its own takes seconds): first, whether importing the server patches
+# anything; then, with every version reported as unverified, how `robolearn serve` and a
+# worker of `serve --workers` end (each run's status and what it wrote to descriptor 2).
+_FRESH_PROCESS = """
+import json, os, sys, tempfile, traceback
+import chatkit.agents, trio_asyncio
+merge, open_loop = chatkit.agents._merge_generators, trio_asyncio.open_loop
+import robolearn._patches, robolearn.serve, robolearn.http, robolearn.chat
+report = {
+    "import patches nothing": (
+        chatkit.agents._merge_generators is merge and trio_asyncio.open_loop is open_loop
+    ),
+}
+import robolearn._patches._core as core
+core.installed_version = lambda package: "0.99.0"
+from robolearn.__main__ import main
+for name, argv in json.loads(sys.argv[2]).items():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code
+        except BaseException:
+            traceback.print_exc()
+            status = None
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        captured.seek(0)
+        report[name] = {"status": status, "stderr": captured.read().decode(errors="replace")}
+with open(sys.argv[1], "w") as out:
+    json.dump(report, out)
+"""
 
 
-def test_importing_the_server_patches_nothing() -> None:
-    result = _python(
-        "import chatkit.agents, trio_asyncio\n"
-        "merge, open_loop = chatkit.agents._merge_generators, trio_asyncio.open_loop\n"
-        "import robolearn._patches, robolearn.serve, robolearn.http, robolearn.chat\n"
-        "assert chatkit.agents._merge_generators is merge\n"
-        "assert trio_asyncio.open_loop is open_loop\n"
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def test_a_server_with_an_unverified_version_does_not_start() -> None:
-    result = _python(
-        "import robolearn._patches._core as core\n"
-        "core.installed_version = lambda package: '0.99.0'\n"
-        "from robolearn.__main__ import main\n"
-        "raise SystemExit(main(['serve', '--bind', '127.0.0.1:0']))\n",
+@pytest.fixture(scope="module")
+def fresh_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    # As `robolearn serve --workers` starts each worker; the control descriptor is never
+    # reached: the check comes first.
+    spec = WorkerSpec(name="worker-1", control=-1).encode()
+    runs = {
+        "serve": ["serve", "--bind", "127.0.0.1:0"],
+        "worker": ["serve", "--worker", spec],
+    }
+    out = tmp_path_factory.mktemp("fresh-process") / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS, str(out), json.dumps(runs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**_server_env(), "ROBOLEARN_AUTH": "dev"},
     )
-    assert result.returncode == 2, result.stderr
-    assert "configuration error: trio-asyncio 0.99.0 is installed" in result.stderr
-    assert "ROBOLEARN_UNPATCHED=" in result.stderr
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def test_importing_the_server_patches_nothing(fresh_process: dict[str, Any]) -> None:
+    assert fresh_process["import patches nothing"] is True
+
+
+def test_a_server_with_an_unverified_version_does_not_start(
+    fresh_process: dict[str, Any],
+) -> None:
+    run = fresh_process["serve"]
+    assert run["status"] == 2, run["stderr"]
+    assert "configuration error: trio-asyncio 0.99.0 is installed" in run["stderr"]
+    assert "ROBOLEARN_UNPATCHED=" in run["stderr"]
 
 
 def _server_env() -> dict[str, str]:
@@ -252,17 +297,10 @@ async def test_trio_runs_the_patched_loop_after_the_hatch_was_undone(reinstall: 
     assert await _loop_is_patched() == (True, True)
 
 
-def test_a_worker_with_an_unverified_version_exits_as_a_configuration_error() -> None:
-    # As `robolearn serve --workers` starts each worker; the control descriptor is never
-    # reached: the check comes first.
-    spec = WorkerSpec(name="worker-1", control=-1).encode()
-    result = _python(
-        "import robolearn._patches._core as core\n"
-        "core.installed_version = lambda package: '0.99.0'\n"
-        "from robolearn.__main__ import main\n"
-        f"raise SystemExit(main(['serve', '--worker', {spec!r}]))\n",
-        env={**_server_env(), "ROBOLEARN_AUTH": "dev"},
-    )
-    assert result.returncode == 2, result.stderr
-    assert "configuration error: trio-asyncio 0.99.0 is installed" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_a_worker_with_an_unverified_version_exits_as_a_configuration_error(
+    fresh_process: dict[str, Any],
+) -> None:
+    run = fresh_process["worker"]
+    assert run["status"] == 2, run["stderr"]
+    assert "configuration error: trio-asyncio 0.99.0 is installed" in run["stderr"]
+    assert "Traceback" not in run["stderr"]
