@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -61,7 +62,9 @@ class _Batches(Generic[_T]):
 
     An item that arrives ``hold`` seconds or more after the last batch went goes at once;
     later ones wait for an asyncio timer (cheap: the bridge's callback queue) and go together.
-    One trio wake-up per batch instead of per item.
+    One trio wake-up per batch instead of per item. This is the one place that decides when
+    a streamed answer's bytes go out; what the stream makes while it holds (`holding`) may as
+    well be merged at its source (``robolearn.chat._coalesce`` merges text deltas then).
     """
 
     def __init__(self, deliver: Callable[[list[_T]], None], hold: float) -> None:
@@ -71,6 +74,10 @@ class _Batches(Generic[_T]):
         self._timer: asyncio.TimerHandle | None = None
         self._last = -math.inf
         self._loop = asyncio.get_running_loop()
+
+    def holding(self) -> bool:
+        """Whether an item that arrived now would wait for the next batch."""
+        return self._timer is not None or self._loop.time() < self._last + self._hold
 
     def add(self, item: _T) -> None:
         self._pending.append(item)
@@ -90,6 +97,20 @@ class _Batches(Generic[_T]):
             batch, self._pending = self._pending, []
             self._last = self._loop.time()
             self._deliver(batch)
+
+
+# The running pump's `_Batches.holding`, for the code its iterator runs (in its task, and in
+# the tasks that inherit its context).
+_holding: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "robolearn_pump_holding", default=None
+)
+
+
+def stream_is_held() -> bool:
+    """Whether what the stream being pumped makes now would wait for the pump's next batch
+    (False outside a pump, or with nothing to hold for)."""
+    holding = _holding.get()
+    return holding is not None and holding()
 
 
 async def run_aio_stream(
@@ -119,6 +140,7 @@ async def run_aio_stream(
         owned: set[asyncio.Task[Any]] = set()
         _pump_tasks.set(owned)
         batches = _Batches(deliver, hold)
+        _holding.set(batches.holding)
         try:
             async for item in make():
                 batches.add(item)
