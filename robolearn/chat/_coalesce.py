@@ -11,7 +11,9 @@ sooner, so it is merged with the next one here, before all that work, instead of
 
 No timer and no window of its own: a held delta goes out with the stream's next event (the
 next delta, the end of the text, a tool call) that comes when the pump no longer holds, or
-that is not a delta of the same part. Outside a pump, or with no window, nothing is merged.
+that is not a delta of the same part. A delta let go is on its way to the pump for a while
+(the Agents SDK, chatkit): the pump is told, so that what comes meanwhile waits to go with
+the next batch rather than after it. Outside a pump, or with no window, nothing is merged.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from agents.items import ModelResponse, TResponseStreamEvent
 from agents.models.interface import Model
 from openai.types.responses import ResponseTextDeltaEvent
 
-from robolearn._aio import stream_is_held
+from robolearn._aio import stream_is_held, stream_released
 
 __all__ = ["CoalescingModel", "coalesce_text_deltas"]
 
@@ -31,25 +33,35 @@ __all__ = ["CoalescingModel", "coalesce_text_deltas"]
 class CoalescingModel(Model):
     """``inner``, with the text deltas of its streamed answers merged while the pump holds."""
 
-    def __init__(self, inner: Model, held: Callable[[], bool] = stream_is_held) -> None:
+    def __init__(
+        self,
+        inner: Model,
+        held: Callable[[], bool] = stream_is_held,
+        released: Callable[[], None] = stream_released,
+    ) -> None:
         self.inner = inner
         self._held = held
+        self._released = released
 
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
         return await self.inner.get_response(*args, **kwargs)
 
     def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
-        return coalesce_text_deltas(self.inner.stream_response(*args, **kwargs), self._held)
+        return coalesce_text_deltas(
+            self.inner.stream_response(*args, **kwargs), self._held, self._released
+        )
 
     async def close(self) -> None:
         await self.inner.close()
 
 
 async def coalesce_text_deltas(
-    events: AsyncIterator[TResponseStreamEvent], held: Callable[[], bool]
+    events: AsyncIterator[TResponseStreamEvent],
+    held: Callable[[], bool],
+    released: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[TResponseStreamEvent]:
-    """``events`` with consecutive text deltas of one content part merged while ``held()``
-    (see the module)."""
+    """``events`` with consecutive text deltas of one content part merged while ``held()``;
+    ``released()`` is told of each delta let go while nothing was held (see the module)."""
     pending: list[ResponseTextDeltaEvent] = []
     async for event in events:
         if pending and not (
@@ -62,6 +74,7 @@ async def coalesce_text_deltas(
             continue
         pending.append(event)
         if not held():
+            released()
             yield _merged(pending)
             pending = []
     if pending:
