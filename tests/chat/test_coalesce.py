@@ -93,3 +93,17 @@ async def test_merged_deltas_keep_the_last_sequence_number() -> None:
     holds = iter([False, True, True])
     merged = [event async for event in coalesce_text_deltas(events(), lambda: next(holds))]
     assert [(e.delta, e.sequence_number) for e in merged] == [("x", 0), ("xx", 2)]  # type: ignore[union-attr]
+
+
+async def test_the_pump_is_told_of_each_delta_let_go_while_nothing_was_held() -> None:
+    holding = iter([False, True, True, False, False])
+    released: list[int] = []
+
+    async def events() -> AsyncIterator[TResponseStreamEvent]:
+        for n in range(5):
+            yield _delta("x", n)
+
+    out = coalesce_text_deltas(events(), lambda: next(holding), lambda: released.append(1))
+    merged = [event.delta async for event in out]  # type: ignore[union-attr]
+    assert merged == ["x", "xxx", "x"]
+    assert len(released) == 3
