@@ -578,8 +578,9 @@ class Settings:
         "ROBOLEARN_STREAM_FLUSH_MS",
         _float_in(0.0, 1_000.0),
         20.0,
-        "an answer's deltas arriving within this many ms of its last write go out as one "
-        "write (the first event never waits; `0` writes whatever is ready at once)",
+        "what an answer makes within this many ms of its last write goes out as one write, "
+        "its text deltas merged (the first event never waits; `0` writes whatever is ready "
+        "at once)",
         group=_TURNS,
     )
     on_disconnect: DisconnectPolicy = setting(

@@ -154,7 +154,7 @@ async def open_services(
                     else None
                 )
                 if settings.stream_flush_ms:
-                    chosen = CoalescingModel(chosen, settings.stream_flush_ms / 1000)
+                    chosen = CoalescingModel(chosen)
                 metrics = Metrics(process=process)
                 garbage = GarbageBudget()
                 blobs = BlobStore(

@@ -231,6 +231,53 @@ async def test_a_run_stream_delivers_every_item_in_order_then_returns(
     assert delivered == [(1, [1]), (3.5, [2, 3]), (5, [4, 5])]
 
 
+@pytest.mark.parametrize(
+    ("hold", "expected"), [(2.5, [False, True, True, True, True]), (0, [False] * 5)]
+)
+async def test_a_stream_can_tell_whether_the_pump_holds_what_it_makes_now(
+    autojump_clock: trio.testing.MockClock, hold: float, expected: list[bool]
+) -> None:
+    seen: list[bool] = []
+
+    async def items() -> AsyncIterator[int]:
+        for n in range(1, 6):
+            await asyncio.sleep(1)
+            seen.append(_aio.stream_is_held())
+            yield n
+
+    async with _aio.open_asyncio_loop():
+        assert not _aio.stream_is_held()  # outside a pump
+        await _aio.run_aio_stream(items, lambda batch: None, hold=hold)
+    # Item 1 goes at once; 2 comes within the hold, 3 while 2 waits for the timer, 4 and 5
+    # within the hold after the batch of 2 and 3.
+    assert seen == expected
+
+
+async def test_what_a_stream_let_go_of_counts_as_held_until_a_batch_goes_or_the_hold_ends(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    seen: list[bool] = []
+    batches: list[tuple[float, list[int]]] = []
+
+    async def items() -> AsyncIterator[int]:
+        await asyncio.sleep(1)
+        _aio.stream_released()  # on its way, not here yet
+        seen.append(_aio.stream_is_held())
+        await asyncio.sleep(3)  # it never came: the hold (2.5 s) is over
+        seen.append(_aio.stream_is_held())
+        _aio.stream_released()
+        yield 1  # it came: goes at once, and its batch's hold begins
+        seen.append(_aio.stream_is_held())
+
+    async with _aio.open_asyncio_loop():
+        start = trio.current_time()
+        deliver = lambda batch: batches.append((trio.current_time() - start, batch))  # noqa: E731
+        await _aio.run_aio_stream(items, deliver, hold=2.5)
+        _aio.stream_released()  # outside a pump: nothing to tell
+    assert seen == [True, False, True]
+    assert batches == [(4, [1])]
+
+
 async def test_a_run_stream_raises_the_iterators_own_failure() -> None:
     async def failing() -> AsyncIterator[int]:
         yield 1

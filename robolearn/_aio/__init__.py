@@ -17,7 +17,8 @@ One job per module:
 
 - ``_loop``: the asyncio loop inside the trio run (``open_asyncio_loop``) and awaiting asyncio
   code from trio (``run_aio``).
-- ``_pump``: an asyncio async iterator run into trio (``run_aio_stream``, ``open_aio_stream``).
+- ``_pump``: an asyncio async iterator run into trio (``run_aio_stream``, ``open_aio_stream``),
+  its items grouped per ``hold`` window (``stream_is_held``, ``stream_released``).
 - ``_tasks``: the tasks a stream pump owns and reaps; how many tasks are alive.
 - ``_primitives``: asyncio primitives for asyncio-side code elsewhere (``sleep``, ``spawn``...).
 - ``_scheduler``: trio-asyncio's loop scheduling its callbacks in batches, as asyncio's does
@@ -28,7 +29,13 @@ One job per module:
 from robolearn._aio._loop import open_asyncio_loop, run_aio
 from robolearn._aio._merge import merge_in_step
 from robolearn._aio._primitives import loop_time, new_queue, sleep, spawn, wait_at_most
-from robolearn._aio._pump import AioStream, open_aio_stream, run_aio_stream
+from robolearn._aio._pump import (
+    AioStream,
+    open_aio_stream,
+    run_aio_stream,
+    stream_is_held,
+    stream_released,
+)
 from robolearn._aio._tasks import pending_asyncio_tasks
 
 __all__ = [
@@ -43,5 +50,7 @@ __all__ = [
     "run_aio_stream",
     "sleep",
     "spawn",
+    "stream_is_held",
+    "stream_released",
     "wait_at_most",
 ]

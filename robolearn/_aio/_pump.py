@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -61,7 +62,9 @@ class _Batches(Generic[_T]):
 
     An item that arrives ``hold`` seconds or more after the last batch went goes at once;
     later ones wait for an asyncio timer (cheap: the bridge's callback queue) and go together.
-    One trio wake-up per batch instead of per item.
+    One trio wake-up per batch instead of per item. This is the one place that decides when
+    a streamed answer's bytes go out; what the stream makes while it holds (`holding`) may as
+    well be merged at its source (``robolearn.chat._coalesce`` merges text deltas then).
     """
 
     def __init__(self, deliver: Callable[[list[_T]], None], hold: float) -> None:
@@ -70,7 +73,24 @@ class _Batches(Generic[_T]):
         self._pending: list[_T] = []
         self._timer: asyncio.TimerHandle | None = None
         self._last = -math.inf
+        self._released = -math.inf
         self._loop = asyncio.get_running_loop()
+
+    def holding(self) -> bool:
+        """Whether an item that arrived now would wait for the next batch, or go with one
+        that is about to go (`released`)."""
+        now = self._loop.time()
+        return (
+            self._timer is not None
+            or now < self._last + self._hold
+            or (self._released > self._last and now < self._released + self._hold)
+        )
+
+    def released(self) -> None:
+        """The stream let go of something for the next batch that has not reached the pump
+        yet (it is on its way through chatkit): until a batch goes, or for at most ``hold``
+        seconds, what it makes now would go with that one."""
+        self._released = self._loop.time()
 
     def add(self, item: _T) -> None:
         self._pending.append(item)
@@ -90,6 +110,28 @@ class _Batches(Generic[_T]):
             batch, self._pending = self._pending, []
             self._last = self._loop.time()
             self._deliver(batch)
+
+
+# The running pump's batches, for the code its iterator runs (in its task, and in the tasks
+# that inherit its context).
+_batches: contextvars.ContextVar[_Batches[Any] | None] = contextvars.ContextVar(
+    "robolearn_pump_batches", default=None
+)
+
+
+def stream_is_held() -> bool:
+    """Whether what the stream being pumped makes now would wait for the pump's next batch
+    (False outside a pump, or with nothing to hold for)."""
+    batches = _batches.get()
+    return batches is not None and batches.holding()
+
+
+def stream_released() -> None:
+    """Tell the pump that the stream let go of something, on its way to it: what the stream
+    makes meanwhile would only go with that (see `_Batches.released`)."""
+    batches = _batches.get()
+    if batches is not None:
+        batches.released()
 
 
 async def run_aio_stream(
@@ -119,6 +161,7 @@ async def run_aio_stream(
         owned: set[asyncio.Task[Any]] = set()
         _pump_tasks.set(owned)
         batches = _Batches(deliver, hold)
+        _batches.set(batches)
         try:
             async for item in make():
                 batches.add(item)
