@@ -41,7 +41,7 @@ def _install_asyncio_only_bridge() -> None:
     policy under which even ``asyncio.run`` runs on a trio-backed loop: the baseline would
     silently not be plain asyncio. The model only needs ``sleep`` and ``loop_time``, the chat
     module ``new_queue`` (at import), the store helpers ``run_sync_in_thread`` (imported,
-    never called here).
+    never called here), the coalescing model ``stream_is_held`` and ``stream_released``.
     """
 
     async def run_sync_in_thread(fn: Callable[[], _T]) -> _T:
@@ -55,6 +55,9 @@ def _install_asyncio_only_bridge() -> None:
     stub.loop_time = lambda: asyncio.get_running_loop().time()  # type: ignore[attr-defined]
     stub.new_queue = asyncio.Queue  # type: ignore[attr-defined]
     stub.run_sync_in_thread = run_sync_in_thread  # type: ignore[attr-defined]
+    # No pump here: the coalescing model (imported with the chat package) merges nothing.
+    stub.stream_is_held = lambda: False  # type: ignore[attr-defined]
+    stub.stream_released = lambda: None  # type: ignore[attr-defined]
     for name in (
         "AioStream",
         "open_aio_stream",
