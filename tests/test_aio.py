@@ -183,12 +183,16 @@ async def test_waiting_for_a_timer_already_due_returns_at_once() -> None:
         await queue._wait_for_work()
 
 
-def _every_second(last: int) -> Callable[[], AsyncIterator[int]]:
-    """A stream of 1, 2, ... ``last``, one item a second."""
+def _every_second(
+    last: int, before_each: Callable[[], None] = lambda: None
+) -> Callable[[], AsyncIterator[int]]:
+    """A stream of 1, 2, ... ``last``, one item a second; ``before_each`` runs in the stream
+    just before it yields an item."""
 
     async def items() -> AsyncIterator[int]:
         for n in range(1, last + 1):
             await asyncio.sleep(1)
+            before_each()
             yield n
 
     return items
@@ -238,13 +242,7 @@ async def test_a_stream_can_tell_whether_the_pump_holds_what_it_makes_now(
     autojump_clock: trio.testing.MockClock, hold: float, expected: list[bool]
 ) -> None:
     seen: list[bool] = []
-
-    async def items() -> AsyncIterator[int]:
-        for n in range(1, 6):
-            await asyncio.sleep(1)
-            seen.append(_aio.stream_is_held())
-            yield n
-
+    items = _every_second(5, lambda: seen.append(_aio.stream_is_held()))
     async with _aio.open_asyncio_loop():
         assert not _aio.stream_is_held()  # outside a pump
         await _aio.run_aio_stream(items, lambda batch: None, hold=hold)
