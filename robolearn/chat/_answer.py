@@ -146,21 +146,18 @@ def compose_answer(
     lead = _lead(read, findings.results)
     points = _key_points(read, findings.results, lead.quoted if lead else frozenset())
     top = findings.results[0]
-    # The best lesson is always cited: second only to a lead quoting another lesson, unless
-    # this continues its answer (the follow-up stays with the lesson that answered).
-    first = [top] if ask.continues_answer else [*(lead.lessons if lead else ()), top]
     quoted_top = (lead is not None and top in lead.lessons) or any(
         lesson == top for lesson, _ in points
     )
     # Unasked, code is shown only for a best lesson the answer could not quote otherwise.
-    example = _code_example(ask, findings.results, top_quoted=quoted_top or first[0] != top)
+    example = _code_example(ask, findings.results, top_quoted=quoted_top)
     used = {
-        *first,
+        top,  # always cited, even when another lesson had the sentence quoted first
         *(lead.lessons if lead else ()),
         *(lesson for lesson, _ in points),
         *([example[0]] if example else []),
     }
-    lessons = _sources(first, used, findings.results)
+    lessons = _sources(used, findings.results)
     related = _related(lessons, findings.results)
     lines = [lead.text, ""] if lead else []
     lines.append(_framing(lessons, findings, reading))
@@ -177,12 +174,11 @@ def compose_answer(
     return "\n".join(lines)
 
 
-def _sources(
-    first: Sequence[FoundLesson], used: set[FoundLesson], results: Sequence[FoundLesson]
-) -> list[FoundLesson]:
-    """The lessons the answer quotes: ``first`` (the lead's, then the best one), the rest
-    in the search's order, which a student reads as most relevant first."""
-    return list(dict.fromkeys([*first, *(lesson for lesson in results if lesson in used)]))
+def _sources(used: set[FoundLesson], results: Sequence[FoundLesson]) -> list[FoundLesson]:
+    """The lessons the answer quotes, in the search's order: a student reads the first
+    source as the most relevant, and the ranking judges that better than which lesson
+    happened to hold the sentence quoted first."""
+    return [lesson for lesson in results if lesson in used]
 
 
 def _related(cited: Sequence[FoundLesson], results: Sequence[FoundLesson]) -> list[FoundLesson]:

@@ -17,6 +17,7 @@ from robolearn.rag._questions import EvalQuestion
 from robolearn.rag._search import SearchConfig, SearchIndex, SearchOutcome
 
 __all__ = [
+    "Coverage",
     "RankScores",
     "Refusals",
     "RetrievalReport",
@@ -107,15 +108,41 @@ def oos_scores(flags: Iterable[tuple[bool, bool]]) -> tuple[float, float]:
     )
 
 
-def best_oos_threshold(confidences: Sequence[tuple[float, bool, bool]]) -> float:
-    """The confidence threshold with the best out-of-scope F1 (an oracle, for baselines).
+@attrs.frozen
+class Coverage:
+    """What a search said of one question's coverage, and whether it is out of scope.
 
-    ``confidences`` holds ``(confidence, forced covered, really out of scope)``.
+    ``covered`` is the search's decision at its own threshold; ``forced`` and
+    ``vetoed`` say the decision did not follow ``confidence`` (a question about the open
+    page is covered, one naming a rare word the book lacks is not), so that another
+    threshold can be tried on the same searches.
     """
-    candidates = sorted({c for c, _, _ in confidences} | {0.0, 1.01})
+
+    confidence: float
+    forced: bool
+    vetoed: bool
+    out_of_scope: bool
+
+    @classmethod
+    def of(cls, outcome: SearchOutcome, threshold: float, out_of_scope: bool) -> Coverage:
+        above = outcome.confidence >= threshold
+        return cls(
+            confidence=outcome.confidence,
+            forced=outcome.covered and not above,
+            vetoed=not outcome.covered and above,
+            out_of_scope=out_of_scope,
+        )
+
+    def refused_at(self, threshold: float) -> bool:
+        return self.vetoed or (self.confidence < threshold and not self.forced)
+
+
+def best_oos_threshold(coverage: Sequence[Coverage]) -> float:
+    """The confidence threshold with the best out-of-scope F1 (an oracle, for baselines)."""
+    candidates = sorted({c.confidence for c in coverage} | {0.0, 1.01})
 
     def f1(threshold: float) -> float:
-        precision, recall = oos_scores(_flags(confidences, threshold))
+        precision, recall = oos_scores(_flags(coverage, threshold))
         return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
     return max(candidates, key=lambda t: (f1(t), -t))
@@ -143,11 +170,12 @@ def evaluate_retrieval(
     ranks: list[int | None] = []
     followup_ranks: list[int | None] = []
     misses: list[str] = []
-    confidences: list[tuple[float, bool, bool]] = []
+    coverage: list[Coverage] = []
     for question in questions:
         outcome = _search(index, question, RANK_DEPTH)
-        forced = outcome.covered and outcome.confidence < config.covered_threshold
-        confidences.append((outcome.confidence, forced, not question.expected))
+        coverage.append(
+            Coverage.of(outcome, config.covered_threshold, out_of_scope=not question.expected)
+        )
         if not question.expected:
             continue
         ranked = [result.path for result in outcome.results]
@@ -159,8 +187,8 @@ def evaluate_retrieval(
             top = ranked[0] if ranked else "-"
             misses.append(f"  rank={rank} q={question.text!r}\n      top={top}")
 
-    threshold = best_oos_threshold(confidences) if calibrate else config.covered_threshold
-    flags = _flags(confidences, threshold)
+    threshold = best_oos_threshold(coverage) if calibrate else config.covered_threshold
+    flags = _flags(coverage, threshold)
     precision, recall = oos_scores(flags)
 
     latencies = []
@@ -192,7 +220,5 @@ def _search(index: SearchIndex, question: EvalQuestion, limit: int) -> SearchOut
     )
 
 
-def _flags(
-    confidences: Sequence[tuple[float, bool, bool]], threshold: float
-) -> list[tuple[bool, bool]]:
-    return [(c < threshold and not forced, oos) for c, forced, oos in confidences]
+def _flags(coverage: Sequence[Coverage], threshold: float) -> list[tuple[bool, bool]]:
+    return [(c.refused_at(threshold), c.out_of_scope) for c in coverage]

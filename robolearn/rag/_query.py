@@ -170,18 +170,24 @@ class QueryAnalyzer:
             previous_weight=previous_weight,
         )
 
-    def analyze(self, question: str, previous: str | None = None) -> Query:
+    def analyze(
+        self,
+        question: str,
+        previous: str | None = None,
+        corrections: Mapping[str, str] = MappingProxyType({}),
+    ) -> Query:
         """Analyze ``question``; ``previous`` is the student's earlier message, if any.
 
         A follow-up ("and on windows?") leaves its topic in the earlier message, so that
         message's terms join the query at ``previous_weight``: enough to pick the topic,
-        too little to outvote what the student asks now.
+        too little to outvote what the student asks now. ``corrections`` replaces the
+        terms of misspelled words with the book's (see :mod:`robolearn.rag._vocabulary`).
         """
-        terms = self._terms(question)
+        terms = self._terms(question, corrections)
         weights: dict[str, float] = dict(Counter(terms))
         self._add_synonyms(weights, terms, 1.0)
         if previous and self.previous_weight > 0:
-            earlier = self._terms(previous)
+            earlier = self._terms(previous, corrections)
             for term in earlier:
                 weights.setdefault(term, self.previous_weight)
             self._add_synonyms(weights, earlier, self.previous_weight)
@@ -192,9 +198,18 @@ class QueryAnalyzer:
             points_at_page=not _DEICTIC_WORDS.isdisjoint(words(question)),
         )
 
-    def _terms(self, text: str) -> tuple[str, ...]:
+    def _terms(self, text: str, corrections: Mapping[str, str]) -> tuple[str, ...]:
         raw = analyze_query(text) if self.drop_filler else analyze(text)
-        return tuple(spelled for term in raw for spelled in self.shorthand.get(term, (term,)))
+        return tuple(
+            spelled
+            for term in raw
+            for spelled in self.shorthand.get(term, (corrections.get(term, term),))
+        )
+
+    @property
+    def understood(self) -> frozenset[str]:
+        """The student's terms this analyzer maps to the book's own (shorthand, synonyms)."""
+        return frozenset(self.shorthand) | frozenset(self.synonyms)
 
     def _add_synonyms(
         self, weights: dict[str, float], terms: tuple[str, ...], scale: float

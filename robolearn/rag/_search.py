@@ -34,6 +34,7 @@ from robolearn.rag._chunking import Chunk
 from robolearn.rag._lessons import is_index_page
 from robolearn.rag._markdown import subheadings
 from robolearn.rag._query import Query, QueryAnalyzer
+from robolearn.rag._vocabulary import BookVocabulary, WordCheck, common_english_words
 
 HARDWARE_TIERS: Final = (1, 2, 3, 4)
 """The book's hardware tiers: 1 laptop/cloud, 2 RTX workstation, 3 Jetson edge, 4 robot."""
@@ -71,7 +72,10 @@ class SearchOutcome:
     True when the question points at the page being read (the page is the answer). It
     stays lexical when a vector ranking is fused in: cosine distances are model-specific
     and uncalibrated, while the BM25 threshold is measured on the question set.
-    ``missing_terms`` are the question's terms the book never uses.
+    ``missing_terms`` are the question's terms the book never uses. ``rare_names`` are
+    its words that neither the book nor everyday English uses: names of tools or topics
+    (:mod:`robolearn.rag._vocabulary`); with one of them the book does not cover the
+    question.
     """
 
     results: tuple[SearchResult, ...]
@@ -79,6 +83,7 @@ class SearchOutcome:
     confidence: float
     matched_terms: tuple[str, ...]
     missing_terms: tuple[str, ...]
+    rare_names: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -96,7 +101,9 @@ class SearchConfig:
     chapter and module overview pages that have lessons under them (1 leaves them be):
     an overview names every topic of its lessons, so it often outranks the lesson that
     teaches one. ``covered_threshold`` is the highest one
-    that refuses no more than 2% of the covered dev questions.
+    that refuses no more than 2% of the covered dev questions. ``read_misspellings``
+    reads a rare word one edit away from a book word as that word; ``rare_names`` makes
+    a question naming a rare word the book never uses not covered.
     """
 
     k1: float = 1.2
@@ -117,6 +124,8 @@ class SearchConfig:
     rrf_k: int = 60
     previous_weight: float = 0.35
     overview_weight: float = 0.8
+    read_misspellings: bool = True
+    rare_names: bool = True
 
     @classmethod
     def plain_bm25(cls) -> SearchConfig:
@@ -133,6 +142,8 @@ class SearchConfig:
             lesson_weight=0.0,
             previous_weight=0.0,
             overview_weight=1.0,
+            read_misspellings=False,
+            rare_names=False,
         )
 
 
@@ -190,13 +201,24 @@ class SearchIndex:
     _pages: Mapping[str, str]  # normalised doc path / URL → lesson path
     _chunk_ids: Mapping[str, int]  # Chunk.chunk_id → position in chunks
     _overviews: frozenset[str]  # lesson paths of overview pages that have pages under them
+    _vocabulary: BookVocabulary | None  # None: words the book lacks are not looked at
 
     @classmethod
-    def build(cls, chunks: Iterable[Chunk], config: SearchConfig | None = None) -> SearchIndex:
-        """Index ``chunks`` (in their reading order) with ``config`` or the defaults."""
+    def build(
+        cls,
+        chunks: Iterable[Chunk],
+        config: SearchConfig | None = None,
+        *,
+        common_words: frozenset[str] | None = None,
+    ) -> SearchIndex:
+        """Index ``chunks`` (in their reading order) with ``config`` or the defaults.
+
+        ``common_words`` are the everyday English words (default:
+        :func:`~robolearn.rag._vocabulary.common_english_words`).
+        """
         config = config or SearchConfig()
         ordered = tuple(chunks)
-        fields, docs = _documents(ordered, config)
+        fields, docs, stems = _documents(ordered, config)
         lesson_chunks: dict[str, list[int]] = {}
         pages: dict[str, str] = {}
         for index, chunk in enumerate(ordered):
@@ -205,22 +227,33 @@ class SearchIndex:
                 pages.setdefault(_page_key(key), chunk.lesson_path)
         lesson_paths = tuple(lesson_chunks)
         lesson_docs = [_merge([docs[i] for i in lesson_chunks[path]]) for path in lesson_paths]
+        analyzer = QueryAnalyzer.create(
+            student_vocabulary=config.student_vocabulary,
+            synonym_weight=config.synonym_weight,
+            drop_filler=config.drop_query_filler,
+            previous_weight=config.previous_weight,
+        )
+        chunk_index = Bm25Index.build(docs, fields, k1=config.k1)
+        vocabulary = None
+        if config.read_misspellings or config.rare_names:
+            vocabulary = BookVocabulary.build(
+                stems,
+                lambda term: len(chunk_index.postings.get(term, ())),
+                understood=analyzer.understood,
+                common=common_english_words() if common_words is None else common_words,
+            )
         return cls(
             chunks=ordered,
             config=config,
-            analyzer=QueryAnalyzer.create(
-                student_vocabulary=config.student_vocabulary,
-                synonym_weight=config.synonym_weight,
-                drop_filler=config.drop_query_filler,
-                previous_weight=config.previous_weight,
-            ),
-            chunk_index=Bm25Index.build(docs, fields, k1=config.k1),
+            analyzer=analyzer,
+            chunk_index=chunk_index,
             lesson_index=Bm25Index.build(lesson_docs, fields, k1=config.k1),
             lesson_paths=lesson_paths,
             lesson_chunks=MappingProxyType({k: tuple(v) for k, v in lesson_chunks.items()}),
             pages=MappingProxyType(pages),
             chunk_ids=MappingProxyType({c.chunk_id: i for i, c in enumerate(ordered)}),
             overviews=overview_pages(lesson_paths),
+            vocabulary=vocabulary,
         )
 
     def search(
@@ -285,7 +318,11 @@ class SearchIndex:
         filters = _validate(
             query, module, chapter_min, chapter_max, lesson, hardware_tier, limit, page_path
         )
-        question = self._analyzer.analyze(query, previous)
+        checked = self._check_words(query)
+        if previous and self.config.read_misspellings:
+            earlier = self._check_words(previous).corrections
+            checked = attrs.evolve(checked, corrections={**earlier, **checked.corrections})
+        question = self._analyzer.analyze(query, previous, checked.corrections)
         page = self._resolve_page(page_path, filters)
         raw = {
             index: score
@@ -314,13 +351,30 @@ class SearchIndex:
         )
         confidence = self._confidence(question, raw)
         distinct = tuple(dict.fromkeys(question.terms))
+        # The page being read that also ranks first is what the question is about, however
+        # vaguely it is put ("why does it say 0 subscribers?").
+        page_ranks_first = bool(results) and page is not None and results[0].path == page
         return SearchOutcome(
             results=results,
             covered=bool(results)
-            and (confidence >= self.config.covered_threshold or page_is_answer),
+            and (
+                page_is_answer
+                or page_ranks_first
+                or (confidence >= self.config.covered_threshold and not checked.rare_names)
+            ),
             confidence=confidence,
             matched_terms=tuple(t for t in distinct if t in self._chunk_index.postings),
             missing_terms=tuple(t for t in distinct if t not in self._chunk_index.postings),
+            rare_names=checked.rare_names,
+        )
+
+    def _check_words(self, text: str) -> WordCheck:
+        if self._vocabulary is None:
+            return WordCheck()
+        checked = self._vocabulary.check(text)
+        return WordCheck(
+            checked.corrections if self.config.read_misspellings else MappingProxyType({}),
+            checked.rare_names if self.config.rare_names else (),
         )
 
     def page(self, page_path: str) -> Chunk | None:
@@ -423,14 +477,15 @@ class SearchIndex:
 
 def _documents(
     chunks: Sequence[Chunk], config: SearchConfig
-) -> tuple[dict[str, FieldSpec], list[dict[str, list[str]]]]:
-    """The BM25F fields and each chunk's analyzed field texts."""
+) -> tuple[dict[str, FieldSpec], list[dict[str, list[str]]], dict[str, str]]:
+    """The BM25F fields, each chunk's analyzed field texts, and each book word's term."""
     cache: dict[str, str] = {}
     if not config.fielded:
-        return {"text": FieldSpec(1.0, config.b)}, [
+        plain = [
             {"text": analyze(f"{chunk.heading}\n{chunk.text}", stem_cache=cache)}
             for chunk in chunks
         ]
+        return {"text": FieldSpec(1.0, config.b)}, plain, cache
     fields = {
         "title": FieldSpec(config.title_weight, config.b),
         "heading": FieldSpec(config.heading_weight, config.b),
@@ -447,7 +502,7 @@ def _documents(
         }
         for chunk in chunks
     ]
-    return fields, docs
+    return fields, docs, cache
 
 
 def overview_pages(paths: Iterable[str]) -> frozenset[str]:

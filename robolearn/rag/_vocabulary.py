@@ -1,0 +1,135 @@
+"""What the book's vocabulary says about the words of a question.
+
+A word of the question that the book never uses is one of three things, told apart by
+how common it is in English at large:
+
+- a **misspelling** of a book word ("pubisher", "gazbo", "jittery" for "jitter"): a rare
+  word one edit away from a book word. It is read as that word.
+- an **everyday word** ("sinks", "fifty", "commas"), or a misspelled one ("dosnt"): the
+  student's paraphrase. It just matches nothing; the rest of the question finds the
+  lesson.
+- a **rare name** ("xacro", "quicksort", "arduino"): not among the ~29,000 commonest
+  English words and not near any book word, so it names a tool, library or topic. A
+  book that never names it does not cover the question: counting it like any other
+  missing word would also refuse the paraphrases, which is why it is told apart.
+
+"Common in English" is the word list of the ``wordfreq`` package (its ``small`` English
+list: words used at least once per million words), loaded once per index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Final
+
+import attrs
+
+from robolearn.rag._analyzer import QUERY_FILLER, STOPWORDS, american, analyze, words
+from robolearn.rag._stemmer import stem
+
+__all__ = ["BookVocabulary", "WordCheck", "common_english_words"]
+
+# Words of three letters or fewer have too many neighbours one edit away to say which
+# was meant, and are mostly abbreviations.
+MIN_MISSPELLED: Final = 4
+MIN_RARE_NAME: Final = 4
+_LETTERS: Final = "abcdefghijklmnopqrstuvwxyz"
+
+
+def common_english_words() -> frozenset[str]:
+    """The commonest English words (at least once per million), from ``wordfreq``.
+
+    Spelled as :func:`~robolearn.rag._analyzer.words` spells them: without apostrophes.
+    """
+    import wordfreq  # 0.15 s to import: only an index build needs it
+
+    return frozenset(word.replace("'", "") for word in wordfreq.get_frequency_dict("en", "small"))
+
+
+@attrs.frozen
+class WordCheck:
+    """The outcome for one question: term corrections and the rare names in it.
+
+    ``corrections`` maps a misspelled word's index term to the book word's term.
+    ``rare_names`` are words the book never uses and English rarely does.
+    """
+
+    corrections: Mapping[str, str] = MappingProxyType({})
+    rare_names: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class BookVocabulary:
+    """The book's words, for reading a question's words the book does not use.
+
+    ``stems`` maps each book word to its index term; ``indexed`` says whether a term is
+    in the index (and how many chunks have it, to break ties between misspellings);
+    ``understood`` is the query terms the analyzer maps to book terms itself (student
+    shorthand and synonyms); ``common`` is :func:`common_english_words`.
+    """
+
+    _stems: Mapping[str, str]
+    _indexed: Callable[[str], int]
+    _understood: frozenset[str]
+    _common: frozenset[str]
+    _common_stems: frozenset[str]  # "commas" is everyday English because "comma" is
+
+    @classmethod
+    def build(
+        cls,
+        stems: Mapping[str, str],
+        indexed: Callable[[str], int],
+        *,
+        understood: Iterable[str] = (),
+        common: frozenset[str] = frozenset(),
+    ) -> BookVocabulary:
+        return cls(
+            stems=MappingProxyType(dict(stems)),
+            indexed=indexed,
+            understood=frozenset(understood),
+            common=common,
+            common_stems=frozenset(stem(american(word)) for word in common),
+        )
+
+    def check(self, text: str) -> WordCheck:
+        """Read the words of ``text`` the book does not use (see the module docstring)."""
+        corrections: dict[str, str] = {}
+        rare: list[str] = []
+        for word in dict.fromkeys(words(text)):
+            if word in STOPWORDS or word in QUERY_FILLER or word.isdigit():
+                continue
+            terms = analyze(word)
+            if not terms or all(self._indexed(term) or term in self._understood for term in terms):
+                continue
+            if word in self._common or self._common_stems.issuperset(terms):
+                continue  # an everyday word: a paraphrase, not a topic
+            near = _one_edit_away(word)
+            book_terms = {self._stems[other] for other in near & self._stems.keys()}
+            if book_terms:
+                # The likeliest word meant is the one more of the book uses.
+                meant = max(book_terms, key=lambda term: (self._indexed(term), term))
+                corrections.update(dict.fromkeys(terms, meant))
+            elif len(word) >= MIN_RARE_NAME and near.isdisjoint(self._common):
+                rare.append(word)
+        return WordCheck(MappingProxyType(corrections), tuple(rare))
+
+
+def _one_edit_away(word: str) -> frozenset[str]:
+    """The words one letter added, dropped, changed, or two swapped away from ``word``.
+
+    Empty for words too short or not plain letters: they have too many such neighbours
+    to say which was meant. The first letter stays: people seldom mistype it, while a
+    name differing there from an everyday word is usually a name ("xacro", "macro").
+    """
+    if len(word) < MIN_MISSPELLED or not (word.isascii() and word.isalpha()):
+        return frozenset()
+    splits = [(word[:i], word[i:]) for i in range(1, len(word) + 1)]
+    return frozenset(
+        [
+            *(left + right[1:] for left, right in splits if right),
+            *(left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1),
+            *(left + c + right[1:] for left, right in splits if right for c in _LETTERS),
+            *(left + c + right for left, right in splits for c in _LETTERS),
+        ]
+    ) - {word}

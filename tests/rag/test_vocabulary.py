@@ -1,0 +1,86 @@
+"""Words of a question the book does not use: misspellings, paraphrases and rare names."""
+
+import pytest
+
+from robolearn.rag import SearchConfig, SearchIndex, chunk_lessons
+from robolearn.rag._vocabulary import BookVocabulary, common_english_words
+from tests.rag.test_search import CAMERA, LIDAR, TOPICS, build_lessons
+
+
+@pytest.fixture(scope="module")
+def index() -> SearchIndex:
+    return SearchIndex.build(chunk_lessons(build_lessons()))
+
+
+def vocabulary(book: dict[str, str], understood: tuple[str, ...] = ()) -> BookVocabulary:
+    """A vocabulary of ``book`` (word → term) where every term is in one chunk."""
+    terms = set(book.values())
+    return BookVocabulary.build(
+        book,
+        lambda term: int(term in terms),
+        understood=understood,
+        common=frozenset({"sinks", "comma", "doesnt", "macro", "check"}),
+    )
+
+
+def test_a_misspelled_book_word_is_read_as_that_word() -> None:
+    checked = vocabulary({"publisher": "publish", "gazebo": "gazebo"}).check("my pubisher in gazbo")
+    assert dict(checked.corrections) == {"pubish": "publish", "gazbo": "gazebo"}
+    assert checked.rare_names == ()
+
+
+def test_everyday_words_and_their_misspellings_are_paraphrases() -> None:
+    checked = vocabulary({"robot": "robot"}).check("robot sinks, commas, dosnt")
+    assert checked == vocabulary({}).check("")  # nothing corrected, nothing rare
+
+
+def test_a_rare_word_the_book_lacks_is_a_rare_name() -> None:
+    checked = vocabulary({"robot": "robot"}).check("quicksort for my robot, with esp32")
+    assert checked.rare_names == ("quicksort", "esp32")
+
+
+def test_a_different_first_letter_makes_a_name_not_a_misspelling() -> None:
+    # "xacro" is one letter from the everyday "macro", but people seldom mistype the first.
+    assert vocabulary({"across": "across"}).check("xacro macros").rare_names == ("xacro",)
+
+
+def test_short_words_numbers_and_the_students_own_vocabulary_are_left_alone() -> None:
+    checked = vocabulary({"publisher": "publish"}, understood=("talker",)).check(
+        "my talker, ros 2042 on a foo"
+    )
+    assert checked.rare_names == ()
+    assert not checked.corrections
+
+
+def test_common_english_words_come_from_wordfreq_spelled_like_questions() -> None:
+    common = common_english_words()
+    assert {"sinks", "doesnt", "floor"} <= common
+    assert not {"quicksort", "xacro", "doesn't"} & common
+
+
+def test_a_misspelling_finds_the_lesson(index: SearchIndex) -> None:
+    outcome = index.search_with_coverage("my lidr range is too short")
+    assert outcome.results[0].path == LIDAR
+    assert outcome.covered
+    assert outcome.rare_names == ()
+
+
+def test_a_question_naming_a_rare_name_is_not_covered(index: SearchIndex) -> None:
+    asked = "how do I calibrate the camera field of view with a checkerboard"
+    outcome = index.search_with_coverage(asked)
+    assert outcome.results[0].path == CAMERA
+    assert outcome.confidence >= SearchConfig().covered_threshold  # well matched otherwise
+    assert outcome.rare_names == ("checkerboard",)
+    assert not outcome.covered
+    plain = SearchIndex.build(index.chunks, SearchConfig(rare_names=False))
+    assert plain.search_with_coverage(asked).covered
+
+
+def test_the_open_page_ranked_first_is_what_a_vague_question_is_about(
+    index: SearchIndex,
+) -> None:
+    vague = "why does it say nothing arrives"
+    assert not index.search_with_coverage(vague).covered
+    reading = index.search_with_coverage(vague, page_path=TOPICS)
+    assert reading.results[0].path == TOPICS
+    assert reading.covered
