@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--questions",
         type=Path,
-        help="question set, JSON lines (default benchmarks/eval/fresh.jsonl)",
+        action="append",
+        help="question set, JSON lines; repeat to score several as one (default "
+        "benchmarks/eval/fresh.jsonl and fresh2.jsonl, two authors' questions)",
     )
     evaluate.add_argument(
         "--split",
@@ -192,7 +194,7 @@ def _textbook(settings: Settings, args: argparse.Namespace) -> None:
             lambda: _textbook_cli.evaluate(
                 settings,
                 docs=args.docs,
-                questions_path=args.questions or _textbook_cli.DEFAULT_QUESTIONS,
+                questions_paths=tuple(args.questions or _textbook_cli.DEFAULT_QUESTIONS),
                 split=args.split,
                 end_to_end=args.end_to_end,
                 misses=args.misses,

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_QUESTIONS", "evaluate", "ingest"]
 
 # The question sets live next to the benchmarks in a source checkout.
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "benchmarks/eval/fresh.jsonl"
+_EVAL_DIR = Path(__file__).resolve().parent.parent / "benchmarks/eval"
+DEFAULT_QUESTIONS = (_EVAL_DIR / "fresh.jsonl", _EVAL_DIR / "fresh2.jsonl")
 
 
 async def ingest(settings: Settings, docs: Path, *, err: TextIO | None = None) -> IngestReport:
@@ -84,25 +85,28 @@ async def evaluate(
     settings: Settings,
     *,
     docs: Path | None,
-    questions_path: Path,
+    questions_paths: tuple[Path, ...],
     split: Split | None = None,
     end_to_end: bool,
     misses: bool,
     out: TextIO | None = None,
 ) -> None:
-    """Print retrieval (and with ``end_to_end``, cited-answer) scores on a question set.
+    """Print retrieval (and with ``end_to_end``, cited-answer) scores on question sets.
 
-    ``split`` scores only the dev or the test questions (:func:`robolearn.rag.question_split`).
-    The corpus is the database's textbook (what a server answers from), or the docs tree
-    ``docs`` read directly when given.
+    The sets in ``questions_paths`` are scored as one. ``split`` scores only the dev or
+    the test questions (:func:`robolearn.rag.question_split`). The corpus is the
+    database's textbook (what a server answers from), or the docs tree ``docs`` read
+    directly when given.
     """
     out = out or sys.stdout
-    try:
-        questions = await trio.to_thread.run_sync(load_questions, questions_path, split)
-    except FileNotFoundError:
-        raise SystemExit(
-            f"robolearn eval: no question set at {questions_path}; use --questions"
-        ) from None
+    questions: list[EvalQuestion] = []
+    for path in questions_paths:
+        try:
+            questions += await trio.to_thread.run_sync(load_questions, path, split)
+        except FileNotFoundError:
+            raise SystemExit(
+                f"robolearn eval: no question set at {path}; use --questions"
+            ) from None
     chunks = await _chunks(settings, docs)
     if not chunks:
         raise SystemExit("robolearn eval: the corpus is empty; run `robolearn ingest PATH` first")
@@ -113,7 +117,8 @@ async def evaluate(
     print(
         f"corpus: {len(paths)} pages, {len(chunks)} chunks; questions: {len(questions)} "
         f"({covered} covered of which {followups} follow-ups, {len(questions) - covered} "
-        f"not covered) from {questions_path}" + (f", {split} split" if split else ""),
+        f"not covered) from {', '.join(map(str, questions_paths))}"
+        + (f", {split} split" if split else ""),
         file=out,
     )
     if unknown:

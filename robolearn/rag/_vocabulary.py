@@ -35,6 +35,11 @@ __all__ = ["BookVocabulary", "WordCheck", "common_english_words"]
 MIN_MISSPELLED: Final = 4
 MIN_RARE_NAME: Final = 4
 _LETTERS: Final = "abcdefghijklmnopqrstuvwxyz"
+# A known word with one of these added is no name: "uninstall", "checkable", "overshoots".
+# Only affixes, never two words: "quicksort" and "costmap" are names made of everyday ones.
+_PREFIXES: Final = ("un", "re", "de", "dis", "mis", "non", "pre", "over", "under")
+_SUFFIXES: Final = ("s", "es", "ed", "ing", "er", "ers", "able", "ible", "ly", "ness")
+_MIN_STEM: Final = 4
 
 
 def common_english_words() -> frozenset[str]:
@@ -110,9 +115,27 @@ class BookVocabulary:
                 # The likeliest word meant is the one more of the book uses.
                 meant = max(book_terms, key=lambda term: (self._indexed(term), term))
                 corrections.update(dict.fromkeys(terms, meant))
-            elif len(word) >= MIN_RARE_NAME and near.isdisjoint(self._common):
+            elif (
+                len(word) >= MIN_RARE_NAME
+                and near.isdisjoint(self._common)
+                and not any(self._is_known(base) for base in _bases(word))
+            ):
                 rare.append(word)
         return WordCheck(MappingProxyType(corrections), tuple(rare))
+
+    def _is_known(self, word: str) -> bool:
+        return word in self._common or word in self._stems
+
+
+def _bases(word: str) -> Iterable[str]:
+    """What ``word`` may be derived from by one prefix or suffix ("uninstall": "install")."""
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
+            yield word[len(prefix) :]
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            base = word[: -len(suffix)]
+            yield from (base, base + "e")
 
 
 def _one_edit_away(word: str) -> frozenset[str]:

@@ -92,6 +92,18 @@ def test_eval_reads_a_docs_tree_directly(
     assert "retrieval: 0 questions not ranked first" in out
 
 
+def test_eval_scores_several_question_sets_as_one(
+    docs: Path, questions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    again = tmp_path / "again.jsonl"
+    again.write_text(questions.read_text(encoding="utf-8"), encoding="utf-8")
+    args = ["eval", "--docs", str(docs), "--questions", str(questions), "--questions", str(again)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "questions: 6 (4 covered of which 0 follow-ups, 2 not covered)" in out
+    assert f"from {questions}, {again}" in out
+
+
 def test_ingest_of_a_missing_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="not a directory"):
         main(["ingest", str(tmp_path / "nowhere")])

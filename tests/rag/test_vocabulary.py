@@ -19,7 +19,7 @@ def vocabulary(book: dict[str, str], understood: tuple[str, ...] = ()) -> BookVo
         book,
         lambda term: int(term in terms),
         understood=understood,
-        common=frozenset({"sinks", "comma", "doesnt", "macro", "check"}),
+        common=frozenset({"sinks", "comma", "doesnt", "macro", "check", "quick", "sort"}),
     )
 
 
@@ -37,6 +37,13 @@ def test_everyday_words_and_their_misspellings_are_paraphrases() -> None:
 def test_a_rare_word_the_book_lacks_is_a_rare_name() -> None:
     checked = vocabulary({"robot": "robot"}).check("quicksort for my robot, with esp32")
     assert checked.rare_names == ("quicksort", "esp32")
+
+
+def test_a_known_word_with_a_prefix_or_suffix_is_no_name() -> None:
+    book = vocabulary({"install": "instal", "shoots": "shoot"})
+    assert book.check("uninstall, checkable, overshoots").rare_names == ()
+    # Two everyday words make a name, though: only affixes are taken off.
+    assert book.check("quicksort").rare_names == ("quicksort",)
 
 
 def test_a_different_first_letter_makes_a_name_not_a_misspelling() -> None:
