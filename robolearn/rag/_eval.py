@@ -125,11 +125,12 @@ class Coverage:
 
     @classmethod
     def of(cls, outcome: SearchOutcome, threshold: float, out_of_scope: bool) -> Coverage:
-        above = outcome.confidence >= threshold
+        # Covered below the threshold, or despite a rare name: the open page decided.
+        forced = outcome.covered and (outcome.confidence < threshold or bool(outcome.rare_names))
         return cls(
             confidence=outcome.confidence,
-            forced=outcome.covered and not above,
-            vetoed=not outcome.covered and above,
+            forced=forced,
+            vetoed=not forced and bool(outcome.rare_names),
             out_of_scope=out_of_scope,
         )
 

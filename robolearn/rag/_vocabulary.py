@@ -40,6 +40,8 @@ _LETTERS: Final = "abcdefghijklmnopqrstuvwxyz"
 _PREFIXES: Final = ("un", "re", "de", "dis", "mis", "non", "pre", "over", "under")
 _SUFFIXES: Final = ("s", "es", "ed", "ing", "er", "ers", "able", "ible", "ly", "ness")
 _MIN_STEM: Final = 4
+# A pasted exception ("ImportError ... not found") names the student's problem, not a topic.
+_ERROR_NAMES: Final = ("error", "exception", "warning")
 
 
 def common_english_words() -> frozenset[str]:
@@ -118,6 +120,7 @@ class BookVocabulary:
             elif (
                 len(word) >= MIN_RARE_NAME
                 and near.isdisjoint(self._common)
+                and not word.endswith(_ERROR_NAMES)
                 and not any(self._is_known(base) for base in _bases(word))
             ):
                 rare.append(word)

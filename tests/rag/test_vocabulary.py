@@ -46,6 +46,11 @@ def test_a_known_word_with_a_prefix_or_suffix_is_no_name() -> None:
     assert book.check("quicksort").rare_names == ("quicksort",)
 
 
+def test_a_pasted_exception_name_is_no_name() -> None:
+    checked = vocabulary({"robot": "robot"}).check("ImportError robot.srv not found")
+    assert checked.rare_names == ()
+
+
 def test_a_different_first_letter_makes_a_name_not_a_misspelling() -> None:
     # "xacro" is one letter from the everyday "macro", but people seldom mistype the first.
     assert vocabulary({"across": "across"}).check("xacro macros").rare_names == ("xacro",)
