@@ -47,7 +47,7 @@ def test_a_known_word_with_a_prefix_or_suffix_is_no_name() -> None:
 
 
 def test_a_pasted_exception_name_is_no_name() -> None:
-    checked = vocabulary({"robot": "robot"}).check("ImportError robot.srv not found")
+    checked = vocabulary({"robot": "robot"}).check("ImportError: robot.srv")
     assert checked.rare_names == ()
 
 
