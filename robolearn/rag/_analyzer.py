@@ -63,8 +63,24 @@ _BRITISH: Final = (
 )
 
 
+# Every ending a _BRITISH pattern can match: most words have none, and a suffix test is
+# far cheaper than four regular expressions.
+_BRITISH_ENDINGS: Final = tuple(
+    f"{stem}{ending}"
+    for stem, endings in (
+        ("is", ("e", "ed", "es", "ing", "ation", "ations")),
+        ("ys", ("e", "ed", "es", "ing")),
+        ("our", ("", "s", "ed", "ing", "ful", "ite", "ites")),
+        ("tre", ("", "s")),
+    )
+    for ending in endings
+)
+
+
 def american(word: str) -> str:
     """``word`` with British -ise, -yse, -our and -tre endings spelled the American way."""
+    if not word.endswith(_BRITISH_ENDINGS):
+        return word
     for pattern, replacement in _BRITISH:
         word = pattern.sub(replacement, word)
     return word
