@@ -137,10 +137,13 @@ def compose_answer(
             f"I couldn't search the book just now ({findings.error}). Please ask again in a moment."
         )
     if not findings.covered or not findings.results:
+        unknown = " or ".join(f"*{name}*" for name in findings.never_mentioned)
         return (
             f"{NOT_COVERED}. I searched the RoboLearn textbook and found no lesson about "
-            f"“{_quoted(ask.text)}”. I can help with what the book teaches: ROS 2, Gazebo "
-            "simulation, NVIDIA Isaac Sim and vision-language-action models."
+            f"“{_quoted(ask.text)}”"
+            + (f"; it never mentions {unknown}" if unknown else "")
+            + ". I can help with what the book teaches: ROS 2, Gazebo simulation, NVIDIA "
+            "Isaac Sim and vision-language-action models."
         )
     read = _Reading.of(ask, said)
     lead = _lead(read, findings.results)

@@ -135,6 +135,7 @@ class SearchFindings:
     results: tuple[FoundLesson, ...] = ()
     page: PageRef | None = None
     error: str | None = None
+    never_mentioned: tuple[str, ...] = ()  # names in the question the book never uses
 
     def to_json(self) -> str:
         if self.error is not None:
@@ -145,6 +146,8 @@ class SearchFindings:
             "page": None if self.page is None else attrs.asdict(self.page),
             "results": [attrs.asdict(result) for result in self.results],
         }
+        if self.never_mentioned:
+            body["never_mentioned"] = list(self.never_mentioned)
         if not self.covered:
             body["note"] = (
                 "The book does not appear to cover this question; say so rather than "
@@ -167,6 +170,7 @@ class SearchFindings:
                 covered=bool(body["covered"]),
                 results=tuple(_found(result) for result in body["results"]),
                 page=PageRef(**page) if isinstance(page, dict) else None,
+                never_mentioned=tuple(map(str, body.get("never_mentioned", ()))),
             )
         except (ValueError, TypeError, KeyError) as exc:
             return cls(error=f"unreadable search output ({exc})")
@@ -259,6 +263,7 @@ def run_search(
         query=parsed["query"],
         covered=outcome.covered,
         page=page_ref,
+        never_mentioned=outcome.rare_names,
         results=tuple(
             FoundLesson(
                 title=result.title,

@@ -107,6 +107,16 @@ def test_out_of_scope_answers_start_with_the_phrase_and_cite_nothing(index: Sear
     assert not LINK.search(answer)
 
 
+def test_a_refusal_names_what_the_book_never_mentions(index: SearchIndex) -> None:
+    question = "how do I write xacro macros for my robot?"
+    found = SearchFindings.from_json(findings(index, question))
+    assert found.never_mentioned == ("xacro",)
+    answer = compose_answer(question, found)
+    assert answer.startswith(f"{NOT_COVERED}.")
+    assert "it never mentions *xacro*." in answer
+    assert not LINK.search(answer)
+
+
 def test_tool_errors_are_explained_without_citations() -> None:
     answer = compose_answer("x", SearchFindings(error="the textbook is not loaded yet"))
     assert "not loaded" in answer and not LINK.search(answer)

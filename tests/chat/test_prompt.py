@@ -32,6 +32,10 @@ def test_uncovered_questions_are_refused_with_the_phrase_the_eval_counts() -> No
     # The eval counts an answer as a refusal when it starts with NOT_COVERED.
     assert f'say "{NOT_COVERED}"' in " ".join(TUTOR_INSTRUCTIONS.split())
     assert "clearly marked" in TUTOR_INSTRUCTIONS
+    # The search tool's field for names the book never uses (SearchFindings.never_mentioned).
+    assert 'name what the search lists under "never_mentioned"' in " ".join(
+        TUTOR_INSTRUCTIONS.split()
+    )
 
 
 def test_follow_ups_continue_the_earlier_topic_and_lesson() -> None:
