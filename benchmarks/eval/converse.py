@@ -32,6 +32,7 @@ CONVERSATIONS = (
         "what about a laser scanner, is it the same idea?",
     ),
     ("what does the ros_gz bridge do", "can you show me an example?"),
+    ("how do I use xacro macros so I don't repeat my wheel definitions?", "ok, and in urdf?"),
 )
 
 

@@ -106,6 +106,10 @@ class _Reading:
         found = set(analyze(sentence.text))
         return len(self.terms & found) + 0.5 * len(self.own & found)
 
+    def shared(self, sentence: Sentence) -> int:
+        """How many of the question's words ``sentence`` has."""
+        return len(self.terms & set(analyze(sentence.text)))
+
     def sentences(self, lesson: FoundLesson) -> list[Sentence]:
         """The passage's quotable sentences, without those already said in the thread
         (unless that leaves none)."""
@@ -374,16 +378,24 @@ def _key_points(
         enough = len(points) >= 2
         if enough and (rank >= _MAX_LESSONS or lesson.score < _RELATIVE_SCORE * top.score):
             break
-        points += [(lesson, excerpt) for excerpt in new(_excerpts(read, lesson, wanted=1))]
+        excerpts = _excerpts(read, lesson, wanted=1, least=min(2, len(read.terms)))
+        points += [(lesson, excerpt) for excerpt in new(excerpts)]
     return points[: 2 if read.ask.wants_simple else 4]
 
 
-def _excerpts(read: _Reading, lesson: FoundLesson, *, wanted: int) -> list[str]:
-    """Up to ``wanted`` excerpts of ``lesson``'s passage that share words with the question;
-    asked simply, plain sentences first."""
+def _excerpts(read: _Reading, lesson: FoundLesson, *, wanted: int, least: int = 1) -> list[str]:
+    """Up to ``wanted`` excerpts of ``lesson``'s passage that share at least ``least`` words
+    with the question; asked simply, plain sentences first.
+
+    Another lesson than the best one is quoted only for a sentence with two of the
+    question's words: one shared word ("model", asked what a VLA model is) quotes a
+    sentence about something else.
+    """
     sentences = read.sentences(lesson)
     scored = []
     for index, sentence in enumerate(sentences):
+        if read.shared(sentence) < least:
+            continue
         relevance = read.relevance(sentence)
         if relevance:
             complete = sentence.is_complete and not sentence.in_list
