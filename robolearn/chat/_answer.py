@@ -378,7 +378,9 @@ def _key_points(
         enough = len(points) >= 2
         if enough and (rank >= _MAX_LESSONS or lesson.score < _RELATIVE_SCORE * top.score):
             break
-        excerpts = _excerpts(read, lesson, wanted=1, least=min(2, len(read.terms)))
+        # Comparing two things, a sentence on either one is worth quoting.
+        least = 1 if len(read.ask.subjects) > 1 else min(2, len(read.terms))
+        excerpts = _excerpts(read, lesson, wanted=1, least=least)
         points += [(lesson, excerpt) for excerpt in new(excerpts)]
     return points[: 2 if read.ask.wants_simple else 4]
 
@@ -388,8 +390,8 @@ def _excerpts(read: _Reading, lesson: FoundLesson, *, wanted: int, least: int = 
     with the question; asked simply, plain sentences first.
 
     Another lesson than the best one is quoted only for a sentence with two of the
-    question's words: one shared word ("model", asked what a VLA model is) quotes a
-    sentence about something else.
+    question's words (one, comparing two things): one shared word ("model", asked what a
+    VLA model is) quotes a sentence about something else.
     """
     sentences = read.sentences(lesson)
     scored = []

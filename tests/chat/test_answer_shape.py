@@ -236,3 +236,13 @@ def test_another_lesson_is_quoted_only_for_a_sentence_with_two_of_the_questions_
     assert "**Lesson 1.3: History**: Module 4 teaches VLA models" in answer
     assert "download counts" not in answer  # it shares "model" alone
     assert fuel.url not in sources(answer)
+
+
+def test_comparing_two_things_another_lesson_is_quoted_on_either() -> None:
+    services = attrs.evolve(
+        SERVICES,
+        text="The client waits for the server.\n\nServices suit a one-off question to a node.\n",
+    )
+    answer = compose_answer("topic vs service?", found(TOPICS, services))
+    # The sentence names "service" alone.
+    assert "**Lesson 3.4: Services**: Services suit a one-off question" in answer
