@@ -89,7 +89,8 @@ class SearchOutcome:
 @attrs.frozen
 class SearchConfig:
     """Ranking knobs; the defaults are calibrated on ``benchmarks/eval/questions.jsonl``,
-    and ``covered_threshold`` and ``previous_weight`` on the dev split of ``fresh.jsonl``.
+    ``previous_weight`` on the dev split of ``fresh.jsonl``, and ``covered_threshold`` on
+    the dev splits of ``fresh.jsonl`` and ``fresh2.jsonl``.
 
     ``fielded=False`` indexes heading and text as one plain field (the Okapi baseline).
     ``next_chunk_weight`` is the decay applied to a lesson's 2nd, 3rd, ... best chunks
