@@ -209,29 +209,18 @@ def test_a_follow_ups_lead_from_another_lesson_is_a_source_after_the_one_that_an
     assert related(answer) == []
 
 
+def lesson(name: str, text: str, score: float) -> FoundLesson:
+    """A lesson named ``name`` whose passage is ``text``, with no definitions of its own."""
+    slug = name.split(":")[0].replace(" ", "-").lower()
+    return attrs.evolve(
+        SERVICES, title=name, url=f"{SITE}/{slug}", text=text, definitions=(), score=score
+    )
+
+
 def test_another_lesson_is_quoted_only_for_a_sentence_with_two_of_the_questions_words() -> None:
-    fuel = attrs.evolve(
-        SERVICES,
-        title="Lesson 10.2: Models from Fuel",
-        url=f"{SITE}/fuel",
-        text="Look for models with high download counts before you include them in a world.\n",
-        definitions=(),
-        score=9.0,
-    )
-    history = attrs.evolve(
-        fuel,
-        title="Lesson 1.3: History",
-        url=f"{SITE}/history",
-        text="Module 4 teaches VLA models controlling real robots with vision and language.\n",
-        score=8.5,
-    )
-    vla = attrs.evolve(
-        fuel,
-        title="Part 4: VLA",
-        url=f"{SITE}/vla",
-        text="VLA models combine vision, language and action into one system for robots.\n",
-        score=10.0,
-    )
+    vla = lesson("Part 4: VLA", "VLA models combine vision, language and action for robots.\n", 10)
+    fuel = lesson("Lesson 10.2: Fuel", "Look for models with high download counts.\n", 9)
+    history = lesson("Lesson 1.3: History", "Module 4 teaches VLA models for real robots.\n", 8.5)
     answer = compose_answer("what is a VLA model?", found(vla, fuel, history))
     assert "**Lesson 1.3: History**: Module 4 teaches VLA models" in answer
     assert "download counts" not in answer  # it shares "model" alone
