@@ -112,10 +112,9 @@ def oos_scores(flags: Iterable[tuple[bool, bool]]) -> tuple[float, float]:
 class Coverage:
     """What a search said of one question's coverage, and whether it is out of scope.
 
-    ``covered`` is the search's decision at its own threshold; ``forced`` and
-    ``vetoed`` say the decision did not follow ``confidence`` (a question about the open
-    page is covered, one naming a rare word the book lacks is not), so that another
-    threshold can be tried on the same searches.
+    ``forced`` and ``vetoed`` say the search's decision did not follow ``confidence``: a
+    question about the open page is covered whatever its confidence, one naming a rare
+    word the book lacks is not. Another threshold can then be tried on the same searches.
     """
 
     confidence: float

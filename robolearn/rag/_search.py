@@ -68,14 +68,14 @@ class SearchOutcome:
 
     ``confidence`` in [0, 1] is the best passage's BM25 score relative to the most the
     question could score (every term present, saturated), so words the book never uses
-    pull it down. ``covered`` is ``confidence >= SearchConfig.covered_threshold``, or
-    True when the question points at the page being read (the page is the answer). It
-    stays lexical when a vector ranking is fused in: cosine distances are model-specific
-    and uncalibrated, while the BM25 threshold is measured on the question set.
-    ``missing_terms`` are the question's terms the book never uses. ``rare_names`` are
-    its words that neither the book nor everyday English uses: names of tools or topics
-    (:mod:`robolearn.rag._vocabulary`); with one of them the book does not cover the
-    question.
+    pull it down. ``rare_names`` are the question's words that neither the book nor
+    everyday English uses: names of tools or topics (:mod:`robolearn.rag._vocabulary`).
+    ``covered`` is True when the question is about the page being read (it points at it,
+    "explain this", or the page ranks first), else when ``confidence >=
+    SearchConfig.covered_threshold`` and the question names no rare name. It stays
+    lexical when a vector ranking is fused in: cosine distances are model-specific and
+    uncalibrated, while the BM25 threshold is measured on the question sets.
+    ``missing_terms`` are the question's terms the book never uses.
     """
 
     results: tuple[SearchResult, ...]

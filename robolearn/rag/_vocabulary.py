@@ -32,8 +32,8 @@ __all__ = ["BookVocabulary", "WordCheck", "common_english_words"]
 
 # Words of three letters or fewer have too many neighbours one edit away to say which
 # was meant, and are mostly abbreviations.
-MIN_MISSPELLED: Final = 4
-MIN_RARE_NAME: Final = 4
+_MIN_MISSPELLED: Final = 4
+_MIN_RARE_NAME: Final = 4
 _LETTERS: Final = "abcdefghijklmnopqrstuvwxyz"
 # A known word with one of these added is no name: "uninstall", "checkable", "overshoots".
 # Only affixes, never two words: "quicksort" and "costmap" are names made of everyday ones.
@@ -118,7 +118,7 @@ class BookVocabulary:
                 meant = max(book_terms, key=lambda term: (self._indexed(term), term))
                 corrections.update(dict.fromkeys(terms, meant))
             elif (
-                len(word) >= MIN_RARE_NAME
+                len(word) >= _MIN_RARE_NAME
                 and near.isdisjoint(self._common)
                 and not word.endswith(_ERROR_NAMES)
                 and not any(self._is_known(base) for base in _bases(word))
@@ -148,7 +148,7 @@ def _one_edit_away(word: str) -> frozenset[str]:
     to say which was meant. The first letter stays: people seldom mistype it, while a
     name differing there from an everyday word is usually a name ("xacro", "macro").
     """
-    if len(word) < MIN_MISSPELLED or not (word.isascii() and word.isalpha()):
+    if len(word) < _MIN_MISSPELLED or not (word.isascii() and word.isalpha()):
         return frozenset()
     splits = [(word[:i], word[i:]) for i in range(1, len(word) + 1)]
     return frozenset(
