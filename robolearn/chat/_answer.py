@@ -140,8 +140,8 @@ def compose_answer(
         return (
             f"I couldn't search the book just now ({findings.error}). Please ask again in a moment."
         )
+    unknown = " or ".join(f"*{name}*" for name in findings.never_mentioned)
     if not findings.covered or not findings.results:
-        unknown = " or ".join(f"*{name}*" for name in findings.never_mentioned)
         return (
             f"{NOT_COVERED}. I searched the RoboLearn textbook and found no lesson about "
             f"“{_quoted(ask.text)}”"
@@ -168,6 +168,9 @@ def compose_answer(
     related = _related(lessons, findings.results)
     lines = [lead.text, ""] if lead else []
     lines.append(_framing(lessons, findings, reading))
+    if unknown:
+        # Answered anyway (the rest of the question matches the book well): say what is not.
+        lines[-1] += f" It never mentions {unknown}."
     if points:
         lines += ["", "Key points from the book:"]
         lines += [f"- **{lesson.title}**: {excerpt}" for lesson, excerpt in points]

@@ -114,7 +114,8 @@ class Coverage:
 
     ``forced`` and ``vetoed`` say the search's decision did not follow ``confidence``: a
     question about the open page is covered whatever its confidence, one naming a rare
-    word the book lacks is not. Another threshold can then be tried on the same searches.
+    word the book lacks is not unless it is matched very well. Another threshold can then
+    be tried on the same searches.
     """
 
     confidence: float
@@ -123,13 +124,14 @@ class Coverage:
     out_of_scope: bool
 
     @classmethod
-    def of(cls, outcome: SearchOutcome, threshold: float, out_of_scope: bool) -> Coverage:
+    def of(cls, outcome: SearchOutcome, config: SearchConfig, out_of_scope: bool) -> Coverage:
+        rare = bool(outcome.rare_names) and outcome.confidence < config.rare_name_threshold
         # Covered below the threshold, or despite a rare name: the open page decided.
-        forced = outcome.covered and (outcome.confidence < threshold or bool(outcome.rare_names))
+        forced = outcome.covered and (outcome.confidence < config.covered_threshold or rare)
         return cls(
             confidence=outcome.confidence,
             forced=forced,
-            vetoed=not forced and bool(outcome.rare_names),
+            vetoed=not forced and rare,
             out_of_scope=out_of_scope,
         )
 
@@ -173,9 +175,7 @@ def evaluate_retrieval(
     coverage: list[Coverage] = []
     for question in questions:
         outcome = _search(index, question, RANK_DEPTH)
-        coverage.append(
-            Coverage.of(outcome, config.covered_threshold, out_of_scope=not question.expected)
-        )
+        coverage.append(Coverage.of(outcome, config, out_of_scope=not question.expected))
         if not question.expected:
             continue
         ranked = [result.path for result in outcome.results]

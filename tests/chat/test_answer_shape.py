@@ -235,3 +235,9 @@ def test_comparing_two_things_another_lesson_is_quoted_on_either() -> None:
     answer = compose_answer("topic vs service?", found(TOPICS, services))
     # The sentence names "service" alone.
     assert "**Lesson 3.4: Services**: Services suit a one-off question" in answer
+
+
+def test_an_answer_says_what_the_book_never_mentions() -> None:
+    findings = attrs.evolve(found(INSTALL), never_mentioned=("wsl2",))
+    answer = compose_answer("how do I install ROS 2 on wsl2?", findings)
+    assert "The book covers this in *Lesson 3.1: Setup*. It never mentions *wsl2*." in answer

@@ -33,8 +33,8 @@ def test_uncovered_questions_are_refused_with_the_phrase_the_eval_counts() -> No
     assert f'say "{NOT_COVERED}"' in " ".join(TUTOR_INSTRUCTIONS.split())
     assert "clearly marked" in TUTOR_INSTRUCTIONS
     # The search tool's field for names the book never uses (SearchFindings.never_mentioned).
-    assert 'name what the search lists under "never_mentioned"' in " ".join(
-        TUTOR_INSTRUCTIONS.split()
+    assert 'The book never uses the words the search lists under "never_mentioned": say so' in (
+        " ".join(TUTOR_INSTRUCTIONS.split())
     )
 
 

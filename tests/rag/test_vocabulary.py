@@ -4,7 +4,7 @@ import pytest
 
 from robolearn.rag import SearchConfig, SearchIndex, chunk_lessons
 from robolearn.rag._vocabulary import BookVocabulary, common_english_words
-from tests.rag.test_search import CAMERA, LIDAR, TOPICS, build_lessons
+from tests.rag.test_search import CAMERA, LIDAR, SETUP, TOPICS, build_lessons
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,16 @@ def test_a_question_naming_a_rare_name_is_not_covered(index: SearchIndex) -> Non
     assert not outcome.covered
     plain = SearchIndex.build(index.chunks, SearchConfig(rare_names=False))
     assert plain.search_with_coverage(asked).covered
+
+
+def test_a_question_naming_a_rare_name_but_matching_the_book_well_is_covered(
+    index: SearchIndex,
+) -> None:
+    outcome = index.search_with_coverage("install ros 2 humble on ubuntu under wsl2")
+    assert outcome.confidence >= SearchConfig().rare_name_threshold
+    assert outcome.rare_names == ("wsl2",)  # reported, for the answer to say so
+    assert outcome.covered
+    assert outcome.results[0].path == SETUP
 
 
 def test_the_open_page_ranked_first_is_what_a_vague_question_is_about(
