@@ -104,8 +104,8 @@ class BookVocabulary:
         corrections: dict[str, str] = {}
         rare: list[str] = []
         for word in dict.fromkeys(words(text)):
-            if word in STOPWORDS or word in QUERY_FILLER or word.isdigit():
-                continue
+            if word in STOPWORDS or word in QUERY_FILLER or word[0].isdigit():
+                continue  # a number, or a quantity ("250ms", "15fps"): never a name
             terms = analyze(word)
             if not terms or all(self._indexed(term) or term in self._understood for term in terms):
                 continue

@@ -56,9 +56,9 @@ def test_a_different_first_letter_makes_a_name_not_a_misspelling() -> None:
     assert vocabulary({"across": "across"}).check("xacro macros").rare_names == ("xacro",)
 
 
-def test_short_words_numbers_and_the_students_own_vocabulary_are_left_alone() -> None:
+def test_short_words_numbers_quantities_and_the_students_own_vocabulary_are_left_alone() -> None:
     checked = vocabulary({"publisher": "publish"}, understood=("talker",)).check(
-        "my talker, ros 2042 on a foo"
+        "my talker, ros 2042 on a foo at 15fps"
     )
     assert checked.rare_names == ()
     assert not checked.corrections
