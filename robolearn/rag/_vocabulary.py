@@ -19,6 +19,7 @@ list: words used at least once per million words), loaded once per index.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
@@ -42,6 +43,7 @@ _SUFFIXES: Final = ("s", "es", "ed", "ing", "er", "ers", "able", "ible", "ly", "
 _MIN_STEM: Final = 4
 # A pasted exception ("ImportError ... not found") names the student's problem, not a topic.
 _ERROR_NAMES: Final = ("error", "exception", "warning")
+_STRETCHED: Final = re.compile(r"(\w)\1{2,}")
 
 
 def common_english_words() -> frozenset[str]:
@@ -121,7 +123,7 @@ class BookVocabulary:
                 len(word) >= _MIN_RARE_NAME
                 and near.isdisjoint(self._common)
                 and not word.endswith(_ERROR_NAMES)
-                and not any(self._is_known(base) for base in _bases(word))
+                and not any(self._is_known(base) for base in (*_bases(word), *_shortened(word)))
             ):
                 rare.append(word)
         return WordCheck(MappingProxyType(corrections), tuple(rare))
@@ -139,6 +141,14 @@ def _bases(word: str) -> Iterable[str]:
         if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
             base = word[: -len(suffix)]
             yield from (base, base + "e")
+
+
+def _shortened(word: str) -> Iterable[str]:
+    """``word`` with letters typed three times or more ("pleeease", "heyyy") kept once, and
+    twice: chat stretches words, and a stretched word is no name."""
+    if _STRETCHED.search(word):
+        yield _STRETCHED.sub(r"\1", word)
+        yield _STRETCHED.sub(r"\1\1", word)
 
 
 def _one_edit_away(word: str) -> frozenset[str]:

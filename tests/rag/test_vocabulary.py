@@ -46,6 +46,11 @@ def test_a_known_word_with_a_prefix_or_suffix_is_no_name() -> None:
     assert book.check("quicksort").rare_names == ("quicksort",)
 
 
+def test_a_stretched_word_is_no_name() -> None:
+    book = vocabulary({"robot": "robot"})
+    assert book.check("robot sinkssss, cheeeeck quicksort").rare_names == ("quicksort",)
+
+
 def test_a_pasted_exception_name_is_no_name() -> None:
     checked = vocabulary({"robot": "robot"}).check("ImportError: robot.srv")
     assert checked.rare_names == ()
