@@ -55,25 +55,21 @@ QUERY_FILLER = _word_set(
 # alike: the stemmer keeps "randomised" and "randomized" apart, and students write both.
 # Applied to both sides, a word folded by mistake ("premise" → "premize") still matches
 # itself, so the rules can be broad.
-_BRITISH: Final = (
-    (re.compile(r"(?<=\w{3})is(e|ed|es|ing|ation|ations)$"), r"iz\1"),
-    (re.compile(r"(?<=\w{3})ys(e|ed|es|ing)$"), r"yz\1"),
-    (re.compile(r"(?<=\w{3})our(s|ed|ing|ful|ite|ites)?$"), r"or\1"),
-    (re.compile(r"(?<=\w{2})tre(s)?$"), r"ter\1"),
+# (British ending, American one, letters before it at least, what may follow it)
+_BRITISH_RULES: Final = (
+    ("is", "iz", 3, ("e", "ed", "es", "ing", "ation", "ations")),
+    ("ys", "yz", 3, ("e", "ed", "es", "ing")),
+    ("our", "or", 3, ("", "s", "ed", "ing", "ful", "ite", "ites")),
+    ("tre", "ter", 2, ("", "s")),
 )
-
-
-# Every ending a _BRITISH pattern can match: most words have none, and a suffix test is
-# far cheaper than four regular expressions.
+_BRITISH: Final = tuple(
+    (re.compile(rf"(?<=\w{{{before}}}){british}({'|'.join(after)})$"), rf"{us}\1")
+    for british, us, before, after in _BRITISH_RULES
+)
+# Every ending a rule can match: most words have none, and a suffix test is far cheaper
+# than four regular expressions.
 _BRITISH_ENDINGS: Final = tuple(
-    f"{stem}{ending}"
-    for stem, endings in (
-        ("is", ("e", "ed", "es", "ing", "ation", "ations")),
-        ("ys", ("e", "ed", "es", "ing")),
-        ("our", ("", "s", "ed", "ing", "ful", "ite", "ites")),
-        ("tre", ("", "s")),
-    )
-    for ending in endings
+    british + ending for british, _, _, after in _BRITISH_RULES for ending in after
 )
 
 
