@@ -103,12 +103,13 @@ class _Reading:
 
     def relevance(self, sentence: Sentence) -> float:
         """Question words in ``sentence``, the message's own ones counting one and a half."""
-        found = set(analyze(sentence.text))
-        return len(self.terms & found) + 0.5 * len(self.own & found)
+        return self.overlap(sentence)[1]
 
-    def shared(self, sentence: Sentence) -> int:
-        """How many of the question's words ``sentence`` has."""
-        return len(self.terms & set(analyze(sentence.text)))
+    def overlap(self, sentence: Sentence) -> tuple[int, float]:
+        """How many of the question's words ``sentence`` has, and its :meth:`relevance`."""
+        found = set(analyze(sentence.text))
+        shared = len(self.terms & found)
+        return shared, shared + 0.5 * len(self.own & found)
 
     def sentences(self, lesson: FoundLesson) -> list[Sentence]:
         """The passage's quotable sentences, without those already said in the thread
@@ -399,9 +400,9 @@ def _excerpts(read: _Reading, lesson: FoundLesson, *, wanted: int, least: int = 
     sentences = read.sentences(lesson)
     scored = []
     for index, sentence in enumerate(sentences):
-        if read.shared(sentence) < least:
+        shared, relevance = read.overlap(sentence)
+        if shared < least:
             continue
-        relevance = read.relevance(sentence)
         if relevance:
             complete = sentence.is_complete and not sentence.in_list
             score = relevance + (_COMPLETE_BONUS if complete else 0.0)
