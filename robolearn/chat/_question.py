@@ -75,7 +75,8 @@ _STEPS: Final = re.compile(
 # "what is a VLA model?", "what are topics", "define X", "what does X mean", "meaning of X".
 _WHAT_IS: Final = re.compile(
     r"\b(?:what(?:'s|\s+is|\s+are)|define|definition of|meaning of|who is)\s+"
-    r"(?:(?:a|an|the)\s+)?(?P<subject>[^?.!,;]+)",
+    # "What is the difference between A, B and C" compares, whatever the commas do.
+    r"(?!(?:the\s+)?difference\b)(?:(?:a|an|the)\s+)?(?P<subject>[^?.!,;]+)",
     re.I,
 )
 _WHAT_DOES_MEAN: Final = re.compile(

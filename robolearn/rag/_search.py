@@ -28,7 +28,7 @@ from typing import Final
 
 import attrs
 
-from robolearn.rag._analyzer import analyze
+from robolearn.rag._analyzer import analyze, words
 from robolearn.rag._bm25 import Bm25Index, FieldSpec
 from robolearn.rag._chunking import Chunk
 from robolearn.rag._lessons import is_index_page
@@ -378,6 +378,37 @@ class SearchIndex:
             missing_terms=tuple(t for t in distinct if t not in self._chunk_index.postings),
             rare_names=checked.rare_names,
         )
+
+    def introducing_lesson(self, subject: str, paths: Iterable[str]) -> str | None:
+        """The lesson among ``paths`` that introduces ``subject``: the first in the book
+        whose title names the subject's most specific word ("node" in "a node in ROS 2").
+
+        Overview pages do not count: they name what their lessons teach. None when no
+        title among ``paths`` names it, or ``subject`` has no word the book uses.
+        """
+        known = [
+            (word, term)
+            for word in words(subject)
+            if word.isalpha() and len(word) > 1
+            for term in analyze(word)
+            if term in self._chunk_index.postings
+        ]
+        if not known:
+            return None
+        word, _ = max(known, key=lambda pair: self._chunk_index.idf(pair[1]))
+        # Whole words, plural or not: a stem would let "revolute" name "Revolution".
+        spellings = {word, f"{word}s", f"{word}es", word.removesuffix("s")}
+        named = [
+            path
+            for path in paths
+            if path not in self._overviews
+            and not spellings.isdisjoint(words(self.chunks[self._lesson_chunks[path][0]].title))
+        ]
+        return min(named, key=self._book_order, default=None)
+
+    def _book_order(self, path: str) -> tuple[int, int, int]:
+        chunk = self.chunks[self._lesson_chunks[path][0]]
+        return (chunk.module or 0, chunk.chapter or 0, chunk.lesson or 0)
 
     def _check_words(self, text: str) -> WordCheck:
         if self._vocabulary is None:

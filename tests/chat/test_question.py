@@ -46,6 +46,8 @@ def after(earlier: str, message: str) -> Ask:
         ("what does the ros_gz bridge do", ("ros_gz bridge",)),
         ("what are vision language action models like openvla", ("vision language action models",)),
         ("how do I write a publisher in python", ()),
+        # Commas keep "difference between" from matching as a comparison: still no thing.
+        ("what is the difference between a revolute, continuous and fixed joint", ()),
         # A clause is not a thing to define.
         ("what is the best way to make my robot walk faster over rough ground", ()),
     ],

@@ -11,7 +11,7 @@ from agents.tool_context import ToolContext
 
 from robolearn.chat import SEARCH_TOOL_NAME, PageContext, RequestContext, search_tool
 from robolearn.chat._tool import SearchFindings, run_search
-from robolearn.rag import SearchIndex, chunk_lessons, demo_lessons
+from robolearn.rag import SearchIndex, chunk_lessons, demo_lessons, parse_lesson
 
 SITE = "https://robolearn.github.io"
 PUBLISHER = f"{SITE}/docs/module-1-ros2-basics/chapter-2-first-code/writing-a-publisher"
@@ -156,3 +156,57 @@ def test_results_carry_the_lessons_definitions_of_what_is_asked(index: SearchInd
     # Only "what is" / "X vs Y" questions ask for definitions.
     plain = search(index, query="how do I write a publisher in python?")
     assert all(result["definitions"] == [] for result in plain["results"])
+
+
+@pytest.fixture(scope="module")
+def node_book() -> SearchIndex:
+    """A book whose Launch Files lesson says "node" far more often than the lesson that
+    teaches nodes, as the real book's does."""
+    pages = {
+        "module-1/chapter-3/03-nodes-topics.md": (
+            "Lesson 3.3: Nodes and Topics",
+            "## Listing\n\nList what runs with ros2 node list, and topics with ros2 topic list.",
+        ),
+        "module-1/chapter-6/02-launch-files.md": (
+            "Lesson 6.2: Launch Files",
+            "## Starting\n\nA node is a process. Start each node from a launch file: every node "
+            "gets its node name, and the node parameters.\n\n## More\n\nName each node; a node "
+            "restarts when its node process dies.",
+        ),
+        "module-2/chapter-9/01-revolution.md": (
+            "Lesson 9.1: The Robot Revolution",
+            "## Joints\n\nA revolute joint turns; a revolute joint has limits; revolute joints "
+            "turn a node's wheels.",
+        ),
+    }
+    lessons = [
+        parse_lesson(path, f'---\ntitle: "{title}"\n---\n{body}\n'.encode(), site_url=SITE)
+        for path, (title, body) in pages.items()
+    ]
+    return SearchIndex.build(chunk_lessons(lessons))
+
+
+def titles(output: Any) -> list[str]:
+    return [result["title"] for result in output["results"]]
+
+
+def test_asked_what_a_thing_is_the_lesson_that_introduces_it_comes_first(
+    node_book: SearchIndex,
+) -> None:
+    # The ranking alone puts the lesson that says "node" most often first.
+    assert node_book.search("what is a node?")[0].title == "Lesson 6.2: Launch Files"
+    assert titles(search(node_book, query="what is a node?")) == [
+        "Lesson 3.3: Nodes and Topics",
+        "Lesson 6.2: Launch Files",
+        "Lesson 9.1: The Robot Revolution",
+    ]
+    # Not asked what it is: the ranking stands.
+    assert titles(search(node_book, query="how do I name a node?"))[0] == "Lesson 6.2: Launch Files"
+    # A title must name the word itself: "Revolution" does not introduce "revolute".
+    assert (
+        node_book.introducing_lesson("revolute joint", ["module-2/chapter-9/01-revolution.md"])
+        is None
+    )
+    # The open page ranked first stays first.
+    page = PageContext(path="module-1/chapter-6/02-launch-files.md")
+    assert titles(search(node_book, page, query="what is a node?"))[0] == "Lesson 6.2: Launch Files"
