@@ -234,12 +234,25 @@ def _lead(read: _Reading, results: Sequence[FoundLesson]) -> _Lead | None:
     if len(definitions) == 1:
         ((text, lesson),) = definitions.values()
         return _Lead(f"**In short:** {_clip(text)}", (lesson,), frozenset({text}))
-    bullets = [f"- **{subject}**: {_clip(text)}" for subject, (text, _) in definitions.items()]
+    bullets = [
+        f"- **{subject}**: {_clip(_unlabelled(text, subject))}"
+        for subject, (text, _) in definitions.items()
+    ]
     return _Lead(
         "**In short:**\n" + "\n".join(bullets),
         tuple(dict.fromkeys(lesson for _, lesson in definitions.values())),
         frozenset(text for text, _ in definitions.values()),
     )
+
+
+def _unlabelled(text: str, subject: str) -> str:
+    """``text`` without a leading label naming ``subject`` ("Topic: News broadcast ..."),
+    which its bullet already names."""
+    label, colon, rest = text.partition(":")
+    rest = rest.strip()
+    if colon and rest and analyze(label) == analyze(subject):
+        return rest[0].upper() + rest[1:]
+    return text
 
 
 def _steps(lesson: FoundLesson) -> list[str]:
@@ -478,11 +491,12 @@ def _code_in(lesson: FoundLesson) -> list[str]:
 
 def _usable(sentences: Sequence[Sentence]) -> list[Sentence]:
     # Labels ("Problems:", "1. ROS 2 → Gazebo"), short fragments and lead-ins to code or
-    # lists read badly on their own.
+    # lists read badly on their own. The book's own questions ("When would you use
+    # wait_for_service()?") are exercises or set-ups: quoted, they answer nothing.
     return [
         sentence
         for sentence in sentences
-        if not sentence.text.endswith(":")
+        if not sentence.text.endswith((":", "?"))
         and (sentence.is_complete or len(sentence.text.split()) >= _MIN_FRAGMENT_WORDS)
     ]
 

@@ -241,3 +241,22 @@ def test_an_answer_says_what_the_book_never_mentions() -> None:
     findings = attrs.evolve(found(INSTALL), never_mentioned=("wsl2",))
     answer = compose_answer("how do I install ROS 2 on wsl2?", findings)
     assert "The book covers this in *Lesson 3.1: Setup*. It never mentions *wsl2*." in answer
+
+
+def test_the_books_own_questions_are_never_quoted() -> None:
+    services = lesson(
+        "Lesson 5.2: Clients",
+        "When would a client wait for a service forever?\n\n"
+        "A client waits for the service with a timeout, then gives up.\n",
+        10,
+    )
+    answer = compose_answer("how long does a client wait for a service", found(services))
+    assert "A client waits for the service with a timeout" in answer
+    assert "forever?" not in answer
+
+
+def test_a_definition_labelled_with_its_subject_is_not_labelled_twice() -> None:
+    topics = lesson("Lesson 3.3: Topics", "Topic: a news broadcast anyone can listen to.\n", 10)
+    topics = attrs.evolve(topics, definitions=("Topic: a news broadcast anyone can listen to.",))
+    answer = compose_answer("topic vs service?", found(topics, SERVICES))
+    assert "\n- **topic**: A news broadcast anyone can listen to.\n" in answer

@@ -130,8 +130,8 @@ def test_answers_lead_with_definitions_then_quote_passages_and_list_sources(
     answer = compose_answer(question, SearchFindings.from_json(findings(index, question)))
     lead, _, rest = answer.partition("\n\n")
     # The direct answer first: the book's definition of each thing compared.
-    assert lead.startswith("**In short:**\n- **topic**: Topics: a stream of messages.")
-    assert "\n- **service**: Services: a request and one response" in lead
+    assert lead.startswith("**In short:**\n- **topic**: A stream of messages.")
+    assert "\n- **service**: A request and one response" in lead
     framing, _, rest = rest.partition("\n\nKey points from the book:\n")
     best = index.search(question, limit=1)[0]
     assert framing.startswith(f"The book covers this in *{best.title}*")
