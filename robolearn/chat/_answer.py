@@ -21,6 +21,7 @@ and no citations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -67,6 +68,7 @@ _MAX_STEPS = 7
 _MAX_SHORT_ITEMS = 5
 _CUT_NOTE = "# … (the rest is in the lesson)"
 _PLAIN_LEAD_WORDS = 45
+_NAVIGATION: Final = re.compile(r"\W*(?:next|previous|up next)\b[^:]{0,20}:", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -492,11 +494,13 @@ def _code_in(lesson: FoundLesson) -> list[str]:
 def _usable(sentences: Sequence[Sentence]) -> list[Sentence]:
     # Labels ("Problems:", "1. ROS 2 → Gazebo"), short fragments and lead-ins to code or
     # lists read badly on their own. The book's own questions ("When would you use
-    # wait_for_service()?") are exercises or set-ups: quoted, they answer nothing.
+    # wait_for_service()?") are exercises or set-ups, and its pointers to the next lesson
+    # ("Next lesson: Custom message types.") are navigation: quoted, they answer nothing.
     return [
         sentence
         for sentence in sentences
         if not sentence.text.endswith((":", "?"))
+        and not _NAVIGATION.match(sentence.text)
         and (sentence.is_complete or len(sentence.text.split()) >= _MIN_FRAGMENT_WORDS)
     ]
 

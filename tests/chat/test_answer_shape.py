@@ -243,16 +243,19 @@ def test_an_answer_says_what_the_book_never_mentions() -> None:
     assert "The book covers this in *Lesson 3.1: Setup*. It never mentions *wsl2*." in answer
 
 
-def test_the_books_own_questions_are_never_quoted() -> None:
+def test_the_books_own_questions_and_pointers_onwards_are_never_quoted() -> None:
     services = lesson(
         "Lesson 5.2: Clients",
         "When would a client wait for a service forever?\n\n"
-        "A client waits for the service with a timeout, then gives up.\n",
+        "A client waits for the service with a timeout, then gives up.\n\n"
+        "Robots in the field must stay responsive while they wait.\n\n"
+        "Next lesson: how long a client waits for a service of your own types.\n",
         10,
     )
     answer = compose_answer("how long does a client wait for a service", found(services))
     assert "A client waits for the service with a timeout" in answer
     assert "forever?" not in answer
+    assert "Next lesson" not in answer
 
 
 def test_a_definition_labelled_with_its_subject_is_not_labelled_twice() -> None:
