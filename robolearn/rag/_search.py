@@ -384,7 +384,8 @@ class SearchIndex:
         whose title names the subject's most specific word ("node" in "a node in ROS 2").
 
         Overview pages do not count: they name what their lessons teach. None when no
-        title among ``paths`` names it, or ``subject`` has no word the book uses.
+        title among ``paths`` names it, or ``subject`` has no word the book uses; paths
+        that are not indexed lessons are ignored.
         """
         known = [
             (word, term)
@@ -401,7 +402,8 @@ class SearchIndex:
         named = [
             path
             for path in paths
-            if path not in self._overviews
+            if path in self._lesson_chunks
+            and path not in self._overviews
             and not spellings.isdisjoint(words(self.chunks[self._lesson_chunks[path][0]].title))
         ]
         return min(named, key=self._book_order, default=None)

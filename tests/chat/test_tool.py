@@ -202,6 +202,7 @@ def test_asked_what_a_thing_is_the_lesson_that_introduces_it_comes_first(
     ]
     # Not asked what it is: the ranking stands.
     assert titles(search(node_book, query="how do I name a node?"))[0] == "Lesson 6.2: Launch Files"
+    assert node_book.introducing_lesson("node", ["no/such/page.md"]) is None
     # A title must name the word itself: "Revolution" does not introduce "revolute".
     assert (
         node_book.introducing_lesson("revolute joint", ["module-2/chapter-9/01-revolution.md"])
