@@ -227,7 +227,10 @@ def _check_not_empty(new_input: UserMessageInput) -> None:
 
 
 def _check_length(new_input: UserMessageInput, limit: int) -> None:
-    length = sum(len(getattr(part, "text", "")) for part in new_input.content)
+    # The quoted text goes to the model with the message, so it counts towards its length.
+    length = sum(len(getattr(part, "text", "")) for part in new_input.content) + len(
+        new_input.quoted_text or ""
+    )
     if length > limit:
         raise HttpError(
             400, "message_too_long", f"a message may have at most {limit} characters, not {length}"

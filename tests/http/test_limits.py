@@ -114,6 +114,11 @@ class TestLimitedServer:
         response = await alice.call("threads.create", input=user_input("x" * 21))
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "message_too_long"
+        # The quoted text goes to the model too: it counts.
+        quoting = {**user_input("x" * 10), "quoted_text": "q" * 11}
+        response = await alice.call("threads.create", input=quoting)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "message_too_long"
 
 
 def _sample(metrics: str, name: str, **labels: str) -> float:
