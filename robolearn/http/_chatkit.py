@@ -25,6 +25,7 @@ from chatkit.types import (
     ItemsFeedbackReq,
     ItemsListReq,
     ThreadsCreateReq,
+    ThreadsCustomActionReq,
     ThreadsGetByIdReq,
     ThreadsListReq,
     ThreadsUpdateReq,
@@ -128,6 +129,10 @@ async def _handle(
         user_info=user_info,
         page_context=page_context,
     )
+    if isinstance(parsed, ThreadsCustomActionReq):
+        # Its stream would open, then fail on chatkit's missing action() with a retryable
+        # error: this server sends no widgets with actions, so no retry can succeed.
+        raise HttpError(501, "not_implemented", "threads.custom_action is not supported here")
     target = request_target(parsed)
     thread_id = target.thread_id
     if thread_id is not None:

@@ -166,9 +166,11 @@ async def test_unsupported_request_types_are_501(alice: ChatKit) -> None:
     events = await alice.stream("threads.create", input=user_input("hi"))
     thread_id = events[0]["thread"]["id"]
     action = {"type": "noop", "payload": {}}
-    response = await alice.call("threads.sync_custom_action", thread_id=thread_id, action=action)
-    assert response.status_code == 501
-    assert response.json()["error"]["code"] == "not_implemented"
+    for kind in ("threads.sync_custom_action", "threads.custom_action"):
+        # The streamed one too: before any stream opens, not as an error event after it.
+        response = await alice.call(kind, thread_id=thread_id, item_id=None, action=action)
+        assert response.status_code == 501
+        assert response.json()["error"]["code"] == "not_implemented"
     response = await alice.call("input.transcribe", audio_base64="AAAA", mime_type="audio/webm")
     assert response.status_code == 501
 
