@@ -39,7 +39,9 @@ __all__ = ["DEFAULT_QUESTIONS", "evaluate", "ingest"]
 
 # The question sets live next to the benchmarks in a source checkout.
 _EVAL_DIR = Path(__file__).resolve().parent.parent / "benchmarks/eval"
-DEFAULT_QUESTIONS = (_EVAL_DIR / "fresh.jsonl", _EVAL_DIR / "fresh2.jsonl")
+DEFAULT_QUESTIONS = tuple(
+    _EVAL_DIR / name for name in ("fresh.jsonl", "fresh2.jsonl", "fresh4.jsonl")
+)
 
 
 async def ingest(settings: Settings, docs: Path, *, err: TextIO | None = None) -> IngestReport:
