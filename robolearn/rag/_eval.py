@@ -114,7 +114,8 @@ class Coverage:
 
     ``forced`` and ``vetoed`` say the search's decision did not follow ``confidence``: a
     question about the open page is covered whatever its confidence, one naming a rare
-    word the book lacks is not unless it is matched very well. Another threshold can then
+    word the book lacks is not unless it is matched very well, nor one off the book's
+    subjects. Another threshold can then
     be tried on the same searches.
     """
 
@@ -126,12 +127,15 @@ class Coverage:
     @classmethod
     def of(cls, outcome: SearchOutcome, config: SearchConfig, out_of_scope: bool) -> Coverage:
         rare = bool(outcome.rare_names) and outcome.confidence < config.rare_name_threshold
-        # Covered below the threshold, or despite a rare name: the open page decided.
-        forced = outcome.covered and (outcome.confidence < config.covered_threshold or rare)
+        refused_anyway = rare or outcome.off_topic
+        # Covered below the threshold, despite a rare name or off topic: the open page decided.
+        forced = outcome.covered and (
+            outcome.confidence < config.covered_threshold or refused_anyway
+        )
         return cls(
             confidence=outcome.confidence,
             forced=forced,
-            vetoed=not forced and rare,
+            vetoed=not forced and refused_anyway,
             out_of_scope=out_of_scope,
         )
 

@@ -34,7 +34,7 @@ from robolearn.rag._chunking import Chunk
 from robolearn.rag._lessons import is_index_page
 from robolearn.rag._markdown import subheadings
 from robolearn.rag._query import Query, QueryAnalyzer
-from robolearn.rag._vocabulary import BookVocabulary, WordCheck, common_english_words
+from robolearn.rag._vocabulary import BookVocabulary, WordCheck, english_word_frequencies
 
 HARDWARE_TIERS: Final = (1, 2, 3, 4)
 """The book's hardware tiers: 1 laptop/cloud, 2 RTX workstation, 3 Jetson edge, 4 robot."""
@@ -76,7 +76,10 @@ class SearchOutcome:
     a rare name. It stays
     lexical when a vector ranking is fused in: cosine distances are model-specific and
     uncalibrated, while the BM25 threshold is measured on the question sets.
-    ``missing_terms`` are the question's terms the book never uses.
+    ``missing_terms`` are the question's terms the book never uses. ``off_topic`` says the
+    question (with the previous message it follows up on) names none of the book's
+    subjects, as trivia in everyday words does: it is then not covered either, unless
+    about the open page.
     """
 
     results: tuple[SearchResult, ...]
@@ -85,13 +88,14 @@ class SearchOutcome:
     matched_terms: tuple[str, ...]
     missing_terms: tuple[str, ...]
     rare_names: tuple[str, ...] = ()
+    off_topic: bool = False
 
 
 @attrs.frozen
 class SearchConfig:
     """Ranking knobs; the defaults are calibrated on ``benchmarks/eval/questions.jsonl``,
     ``previous_weight`` on the dev split of ``fresh.jsonl``, and ``covered_threshold`` on
-    the dev splits of ``fresh.jsonl`` and ``fresh2.jsonl``.
+    the dev splits of ``fresh.jsonl``, ``fresh2.jsonl`` and ``fresh4.jsonl``.
 
     ``fielded=False`` indexes heading and text as one plain field (the Okapi baseline).
     ``next_chunk_weight`` is the decay applied to a lesson's 2nd, 3rd, ... best chunks
@@ -125,13 +129,14 @@ class SearchConfig:
     place_boost: float = 0.3
     next_chunk_weight: float = 0.8
     lesson_weight: float = 0.5
-    covered_threshold: float = 0.173
+    covered_threshold: float = 0.161
     rare_name_threshold: float = 0.35
     rrf_k: int = 60
     previous_weight: float = 0.35
     overview_weight: float = 0.8
     read_misspellings: bool = True
     rare_names: bool = True
+    off_topic: bool = True
 
     @classmethod
     def plain_bm25(cls) -> SearchConfig:
@@ -215,12 +220,12 @@ class SearchIndex:
         chunks: Iterable[Chunk],
         config: SearchConfig | None = None,
         *,
-        common_words: frozenset[str] | None = None,
+        english: Mapping[str, float] | None = None,
     ) -> SearchIndex:
         """Index ``chunks`` (in their reading order) with ``config`` or the defaults.
 
-        ``common_words`` are the everyday English words (default:
-        :func:`~robolearn.rag._vocabulary.common_english_words`).
+        ``english`` is the everyday English words and their frequencies (default:
+        :func:`~robolearn.rag._vocabulary.english_word_frequencies`).
         """
         config = config or SearchConfig()
         ordered = tuple(chunks)
@@ -241,12 +246,13 @@ class SearchIndex:
         )
         chunk_index = Bm25Index.build(docs, fields, k1=config.k1)
         vocabulary = None
-        if config.read_misspellings or config.rare_names:
+        if config.read_misspellings or config.rare_names or config.off_topic:
             vocabulary = BookVocabulary.build(
                 stems,
                 lambda term: len(chunk_index.postings.get(term, ())),
+                passages=len(docs),
                 understood=analyzer.understood,
-                common=common_english_words() if common_words is None else common_words,
+                common=english_word_frequencies() if english is None else english,
             )
         return cls(
             chunks=ordered,
@@ -325,9 +331,13 @@ class SearchIndex:
             query, module, chapter_min, chapter_max, lesson, hardware_tier, limit, page_path
         )
         checked = self._check_words(query)
-        if previous and self.config.read_misspellings:
-            earlier = self._check_words(previous).corrections
-            checked = attrs.evolve(checked, corrections={**earlier, **checked.corrections})
+        if previous:
+            earlier = self._check_words(previous)
+            checked = attrs.evolve(
+                checked,
+                corrections={**earlier.corrections, **checked.corrections},
+                names_subject=checked.names_subject or earlier.names_subject,
+            )
         question = self._analyzer.analyze(query, previous, checked.corrections)
         page = self._resolve_page(page_path, filters)
         raw = {
@@ -366,17 +376,21 @@ class SearchIndex:
             and (
                 page_is_answer
                 or page_ranks_first
-                or confidence
-                >= (
-                    self.config.rare_name_threshold
-                    if checked.rare_names
-                    else self.config.covered_threshold
+                or (
+                    checked.names_subject
+                    and confidence
+                    >= (
+                        self.config.rare_name_threshold
+                        if checked.rare_names
+                        else self.config.covered_threshold
+                    )
                 )
             ),
             confidence=confidence,
             matched_terms=tuple(t for t in distinct if t in self._chunk_index.postings),
             missing_terms=tuple(t for t in distinct if t not in self._chunk_index.postings),
             rare_names=checked.rare_names,
+            off_topic=not checked.names_subject,
         )
 
     def introducing_lesson(self, subject: str, paths: Iterable[str]) -> str | None:
@@ -419,6 +433,7 @@ class SearchIndex:
         return WordCheck(
             checked.corrections if self.config.read_misspellings else MappingProxyType({}),
             checked.rare_names if self.config.rare_names else (),
+            checked.names_subject or not self.config.off_topic,
         )
 
     def page(self, page_path: str) -> Chunk | None:

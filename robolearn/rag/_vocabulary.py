@@ -15,10 +15,17 @@ how common it is in English at large:
 
 "Common in English" is the word list of the ``wordfreq`` package (its ``small`` English
 list: words used at least once per million words), loaded once per index.
+
+A question must also name one of the book's **subjects**: a word the book's passages use
+far more often than English at large does ("node", "gazebo", "sensor", "simulation"), or
+the book itself. Off-topic trivia in everyday words ("a good banana bread recipe") can
+match a passage as well as a vague real question does ("recipe" is one of the book's
+analogies), but it names no subject.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -29,7 +36,7 @@ import attrs
 from robolearn.rag._analyzer import QUERY_FILLER, STOPWORDS, american, analyze, words
 from robolearn.rag._stemmer import stem
 
-__all__ = ["BookVocabulary", "WordCheck", "common_english_words"]
+__all__ = ["BookVocabulary", "WordCheck", "english_word_frequencies"]
 
 # Words of three letters or fewer have too many neighbours one edit away to say which
 # was meant, and are mostly abbreviations.
@@ -44,16 +51,29 @@ _MIN_STEM: Final = 4
 # A pasted exception ("ImportError ... not found") names the student's problem, not a topic.
 _ERROR_NAMES: Final = ("error", "exception", "warning")
 _STRETCHED: Final = re.compile(r"(\w)\1{2,}")
+# A subject is a word whose share of the book's passages is at least this many times the
+# share of ~150-word English passages that would have it, from its English frequency.
+_SUBJECT_RATIO: Final = 2.0
+_PASSAGE_WORDS: Final = 150
+# Questions about the book itself ("who is this book written for") are about it.
+_THE_BOOK: Final = frozenset(
+    {"book", "textbook", "course", "lesson", "lessons", "chapter", "module", "tutor"}
+)
 
 
-def common_english_words() -> frozenset[str]:
-    """The commonest English words (at least once per million), from ``wordfreq``.
+def english_word_frequencies() -> Mapping[str, float]:
+    """The commonest English words (at least once per million) and how often each is used,
+    from ``wordfreq``.
 
     Spelled as :func:`~robolearn.rag._analyzer.words` spells them: without apostrophes.
     """
     import wordfreq  # 0.15 s to import: only an index build needs it
 
-    return frozenset(word.replace("'", "") for word in wordfreq.get_frequency_dict("en", "small"))
+    frequencies: dict[str, float] = {}
+    for word, frequency in wordfreq.get_frequency_dict("en", "small").items():
+        spelled = word.replace("'", "")
+        frequencies[spelled] = max(frequency, frequencies.get(spelled, 0.0))
+    return MappingProxyType(frequencies)
 
 
 @attrs.frozen
@@ -62,10 +82,12 @@ class WordCheck:
 
     ``corrections`` maps a misspelled word's index term to the book word's term.
     ``rare_names`` are words the book never uses and English rarely does.
+    ``names_subject`` says whether the text names one of the book's subjects.
     """
 
     corrections: Mapping[str, str] = MappingProxyType({})
     rare_names: tuple[str, ...] = ()
+    names_subject: bool = True
 
 
 @attrs.frozen
@@ -73,15 +95,17 @@ class BookVocabulary:
     """The book's words, for reading a question's words the book does not use.
 
     ``stems`` maps each book word to its index term; ``indexed`` says whether a term is
-    in the index (and how many chunks have it, to break ties between misspellings);
-    ``understood`` is the query terms the analyzer maps to book terms itself (student
-    shorthand and synonyms); ``common`` is :func:`common_english_words`.
+    in the index (and how many of the book's ``passages`` have it, to break ties between
+    misspellings and to tell its subjects); ``understood`` is the query terms the analyzer
+    maps to book terms itself (student shorthand and synonyms); ``common`` is
+    :func:`english_word_frequencies`.
     """
 
     _stems: Mapping[str, str]
     _indexed: Callable[[str], int]
+    _passages: int
     _understood: frozenset[str]
-    _common: frozenset[str]
+    _common: Mapping[str, float]
     _common_stems: frozenset[str]  # "commas" is everyday English because "comma" is
 
     @classmethod
@@ -90,12 +114,14 @@ class BookVocabulary:
         stems: Mapping[str, str],
         indexed: Callable[[str], int],
         *,
+        passages: int,
         understood: Iterable[str] = (),
-        common: frozenset[str] = frozenset(),
+        common: Mapping[str, float] = MappingProxyType({}),
     ) -> BookVocabulary:
         return cls(
             stems=MappingProxyType(dict(stems)),
             indexed=indexed,
+            passages=passages,
             understood=frozenset(understood),
             common=common,
             common_stems=frozenset(stem(american(word)) for word in common),
@@ -105,20 +131,30 @@ class BookVocabulary:
         """Read the words of ``text`` the book does not use (see the module docstring)."""
         corrections: dict[str, str] = {}
         rare: list[str] = []
+        subject = False
         for word in dict.fromkeys(words(text)):
             if word in STOPWORDS or word in QUERY_FILLER or word[0].isdigit():
                 continue  # a number, or a quantity ("250ms", "15fps"): never a name
             terms = analyze(word)
+            subject = subject or self._is_subject(word, terms)
             if not terms or all(self._indexed(term) or term in self._understood for term in terms):
                 continue
             if word in self._common or self._common_stems.issuperset(terms):
                 continue  # an everyday word: a paraphrase, not a topic
             near = _one_edit_away(word)
-            book_terms = {self._stems[other] for other in near & self._stems.keys()}
-            if book_terms:
+            book_words = near & self._stems.keys()
+            if book_words:
                 # The likeliest word meant is the one more of the book uses.
-                meant = max(book_terms, key=lambda term: (self._indexed(term), term))
-                corrections.update(dict.fromkeys(terms, meant))
+                meant = max(
+                    book_words,
+                    key=lambda other: (
+                        self._indexed(self._stems[other]),
+                        self._stems[other],
+                        other,
+                    ),
+                )
+                corrections.update(dict.fromkeys(terms, self._stems[meant]))
+                subject = subject or self._is_subject(meant, (self._stems[meant],))
             elif (
                 len(word) >= _MIN_RARE_NAME
                 and near.isdisjoint(self._common)
@@ -126,7 +162,17 @@ class BookVocabulary:
                 and not any(self._is_known(base) for base in (*_bases(word), *_shortened(word)))
             ):
                 rare.append(word)
-        return WordCheck(MappingProxyType(corrections), tuple(rare))
+        return WordCheck(MappingProxyType(corrections), tuple(rare), subject)
+
+    def _is_subject(self, word: str, terms: Iterable[str]) -> bool:
+        if word in _THE_BOOK:
+            return True
+        english = 1 - math.exp(-self._common.get(word, 0.0) * _PASSAGE_WORDS)
+        return any(
+            self._indexed(term) >= _SUBJECT_RATIO * english * self._passages
+            and self._indexed(term) > 0
+            for term in terms
+        )
 
     def _is_known(self, word: str) -> bool:
         return word in self._common or word in self._stems

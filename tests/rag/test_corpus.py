@@ -93,7 +93,13 @@ def test_question_about_the_current_page(index: SearchIndex) -> None:
 
 
 def test_off_topic_question_is_flagged_not_covered(index: SearchIndex) -> None:
-    assert not index.search_with_coverage("what's a good recipe for banana bread").covered
+    outcome = index.search_with_coverage("what's a good recipe for banana bread")
+    assert not outcome.covered
+    # Refused for naming none of the book's subjects: its match ("a recipe for a robot")
+    # alone would pass the threshold.
+    assert outcome.off_topic
+    assert outcome.confidence >= index.config.covered_threshold
+    assert not index.search_with_coverage("my camera image is all black").off_topic
 
 
 def test_eval_set_stays_above_targets(index: SearchIndex) -> None:

@@ -3,7 +3,7 @@
 import pytest
 
 from robolearn.rag import SearchConfig, SearchIndex, chunk_lessons
-from robolearn.rag._vocabulary import BookVocabulary, common_english_words
+from robolearn.rag._vocabulary import BookVocabulary, english_word_frequencies
 from tests.rag.test_search import CAMERA, LIDAR, SETUP, TOPICS, build_lessons
 
 
@@ -18,8 +18,9 @@ def vocabulary(book: dict[str, str], understood: tuple[str, ...] = ()) -> BookVo
     return BookVocabulary.build(
         book,
         lambda term: int(term in terms),
+        passages=10,
         understood=understood,
-        common=frozenset({"sinks", "comma", "doesnt", "macro", "check", "quick", "sort"}),
+        common=dict.fromkeys(("sinks", "comma", "doesnt", "macro", "check", "quick", "sort"), 1e-5),
     )
 
 
@@ -31,7 +32,7 @@ def test_a_misspelled_book_word_is_read_as_that_word() -> None:
 
 def test_everyday_words_and_their_misspellings_are_paraphrases() -> None:
     checked = vocabulary({"robot": "robot"}).check("robot sinks, commas, dosnt")
-    assert checked == vocabulary({}).check("")  # nothing corrected, nothing rare
+    assert (dict(checked.corrections), checked.rare_names) == ({}, ())
 
 
 def test_a_rare_word_the_book_lacks_is_a_rare_name() -> None:
@@ -70,9 +71,10 @@ def test_short_words_numbers_quantities_and_the_students_own_vocabulary_are_left
 
 
 def test_common_english_words_come_from_wordfreq_spelled_like_questions() -> None:
-    common = common_english_words()
-    assert {"sinks", "doesnt", "floor"} <= common
-    assert not {"quicksort", "xacro", "doesn't"} & common
+    common = english_word_frequencies()
+    assert {"sinks", "doesnt", "floor"} <= common.keys()
+    assert not {"quicksort", "xacro", "doesn't"} & common.keys()
+    assert common["the"] > common["floor"] > common["sinks"] > 0
 
 
 def test_a_misspelling_finds_the_lesson(index: SearchIndex) -> None:
@@ -111,3 +113,18 @@ def test_the_open_page_ranked_first_is_what_a_vague_question_is_about(
     reading = index.search_with_coverage(vague, page_path=TOPICS)
     assert reading.results[0].path == TOPICS
     assert reading.covered
+
+
+def test_a_question_must_name_one_of_the_books_subjects() -> None:
+    # "recipe" is in the book (one of its analogies) but no more than in English at large.
+    book = BookVocabulary.build(
+        {"robot": "robot", "recipe": "recip", "gazebo": "gazebo"},
+        lambda term: {"robot": 8, "recip": 1, "gazebo": 3}.get(term, 0),
+        passages=100,
+        common={"robot": 2e-5, "recipe": 1e-4, "banana": 1e-5, "bread": 4e-5, "book": 2e-4},
+    )
+    assert not book.check("what's a good banana bread recipe").names_subject
+    # "recipe": in 1% of the passages, and of 1.5% of English ones; "robot": 8%, and 0.3%.
+    assert book.check("my robot tips over").names_subject
+    assert book.check("gazbo won't start").names_subject  # mistyped, still the book's word
+    assert book.check("who is this book for").names_subject  # about the book itself
