@@ -229,6 +229,9 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
         pending_title: Awaitable[str | None] | None = None
         if thread.title is None and input_user_message is not None:
             thread.title = self._fit_title(first_words_title(input_user_message))
+            # chatkit saves the thread only after the answer: a stopped first answer would
+            # leave the new thread untitled in the list.
+            await self.store.save_thread(thread, context)
             if self._titler is not None:
                 # Written while the answer streams, so it never delays the answer.
                 pending_title = _aio.spawn(self._titler(input_user_message))

@@ -81,6 +81,9 @@ async def test_a_stop_before_any_text_keeps_no_empty_answer(
     # The user's message stays; an answer is kept only if it had text.
     assert items[0].type == "user_message"
     assert all(item.type != "assistant_message" or item.content[0].text for item in items)
+    # The new thread has its title, though chatkit saves a thread after the answer only.
+    listed = (await alice.call("threads.list")).json()["data"]
+    assert [thread["title"] for thread in listed if thread["id"] == thread_id] == ["stop early"]
 
 
 class TestFinishPolicy:
