@@ -13,10 +13,16 @@ import attrs
 import trio
 from chatkit.store import Store
 from chatkit.types import (
+    AttachmentsDeleteReq,
     ChatKitReq,
+    ClientToolCallItem,
     StreamingReq,
+    StructuredInputItem,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
     ThreadsCreateReq,
     ThreadsRetryAfterItemReq,
+    UserMessageItem,
     is_streaming_req,
 )
 
@@ -297,7 +303,31 @@ class RequestChecks:
         # and some requests (delete, feedback) would not look at all.
         if target.thread_id is not None:
             await self.store.load_thread(target.thread_id, context)
+        # Requests chatkit would refuse with a ValueError only after logging it as a server
+        # error, with a traceback: the client's mistake, said before chatkit sees it.
         if isinstance(request, ThreadsRetryAfterItemReq):
-            await self.store.load_item(request.params.thread_id, request.params.item_id, context)
+            item = await self.store.load_item(
+                request.params.thread_id, request.params.item_id, context
+            )
+            if not isinstance(item, UserMessageItem):
+                raise ValueError(f"item {item.id} is not a user message: only those are retried")
+        if isinstance(request, ThreadsAddStructuredInputReq):
+            item = await self.store.load_item(
+                request.params.thread_id, request.params.item_id, context
+            )
+            if not isinstance(item, StructuredInputItem):
+                raise ValueError(f"item {item.id} is not a structured input")
+        if isinstance(request, ThreadsAddClientToolOutputReq):
+            last = await self.store.load_thread_items(
+                request.params.thread_id, None, 1, "desc", context
+            )
+            if not any(
+                isinstance(item, ClientToolCallItem) and item.status == "pending"
+                for item in last.data
+            ):
+                raise ValueError("no client tool call is waiting for its output in this thread")
+        if isinstance(request, AttachmentsDeleteReq):
+            # Deleting an attachment that is not the user's is "not found", as reading it is.
+            await self.store.load_attachment(request.params.attachment_id, context)
         if target.message is not None and target.message.attachments:
             await self.blobs.check_uploaded(target.message.attachments, context)

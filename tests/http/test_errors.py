@@ -248,3 +248,26 @@ class TestBusyThread:
         busy = next(r for r in statuses if r.status_code == 429)
         assert int(busy.headers["Retry-After"]) >= 1
         assert busy.json()["error"]["code"] == "thread_busy"
+
+
+async def test_requests_that_do_not_fit_the_thread_are_400_and_log_no_error(
+    alice: ChatKit, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = await alice.stream("threads.create", input=user_input("hi"))
+    thread_id = events[0]["thread"]["id"]
+    answer_id = events[-1]["item"]["id"]
+    mistakes = [
+        ("threads.retry_after_item", {"thread_id": thread_id, "item_id": answer_id}),
+        ("threads.add_structured_input", {"thread_id": thread_id, "item_id": answer_id}),
+        ("threads.add_client_tool_output", {"thread_id": thread_id, "result": 1}),
+    ]
+    with caplog.at_level(logging.INFO):
+        for kind, params in mistakes:
+            if kind == "threads.add_structured_input":
+                params = {**params, "input": {"status": "answered", "answers": {}}}
+            response = await alice.call(kind, **params)
+            assert response.status_code == 400, (kind, response.text)
+            assert response.json()["error"]["code"] == "invalid_request"
+        deleted = await alice.call("attachments.delete", attachment_id="atc_" + "0" * 32)
+        assert deleted.status_code == 404
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
