@@ -6,6 +6,7 @@ a short title the model writes while the first answer streams."""
 from __future__ import annotations
 
 import logging
+import unicodedata
 
 from agents import Agent, RunConfig, Runner
 from agents.models.interface import Model
@@ -34,7 +35,9 @@ def message_text(message: UserMessageItem) -> str:
 
 
 def clean_title(text: str) -> str:
-    """One line of at most `MAX_TITLE_CHARS` characters, cut between words ("…" if cut)."""
+    """One line of at most `MAX_TITLE_CHARS` characters, cut between words ("…" if cut),
+    without control characters (a pasted terminal colour code would print as one)."""
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
     text = " ".join(text.split()).strip(" \"'`*#")
     if len(text) <= MAX_TITLE_CHARS:
         return text

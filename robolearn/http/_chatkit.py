@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
@@ -223,12 +224,20 @@ def _cancel_unfinished(replies: Replies[bytes | TurnFailed]) -> None:
 
 
 def _check_not_empty(new_input: UserMessageInput) -> None:
-    # An attachment or a tag alone is a question; nothing at all is not.
+    # An attachment or a tag alone is a question; nothing at all is not, nor is text that
+    # shows nothing (spaces, zero-width and control characters).
     if new_input.attachments or any(
-        part.type == "input_tag" or part.text.strip() for part in new_input.content
+        part.type == "input_tag" or any(map(_shows, part.text)) for part in new_input.content
     ):
         return
     raise HttpError(400, "empty_message", "the message has no text, tag or attachment")
+
+
+def _shows(char: str) -> bool:
+    return unicodedata.category(char) not in _INVISIBLE
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})  # controls, format characters, spaces
 
 
 def _check_length(new_input: UserMessageInput, limit: int) -> None:

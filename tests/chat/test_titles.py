@@ -42,3 +42,7 @@ def test_quotes_and_markup_around_a_model_title_go() -> None:
 
 def test_an_empty_message_gets_a_placeholder() -> None:
     assert first_words_title(message("   ")) == "New conversation"
+
+
+def test_control_characters_do_not_reach_a_title() -> None:
+    assert clean_title("hello\x01\x07\x1b[31mred") == "hello [31mred"

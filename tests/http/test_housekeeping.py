@@ -159,8 +159,13 @@ async def test_an_attachment_delete_does_not_wait_for_a_running_answer(
 
 @pytest.mark.parametrize(
     "content",
-    [[], [{"type": "input_text", "text": ""}], [{"type": "input_text", "text": " \n\t "}]],
-    ids=["no parts", "empty text", "blank text"],
+    [
+        [],
+        [{"type": "input_text", "text": ""}],
+        [{"type": "input_text", "text": " \n\t "}],
+        [{"type": "input_text", "text": "\u200b\ufeff\u2028\x07"}],
+    ],
+    ids=["no parts", "empty text", "blank text", "invisible text"],
 )
 async def test_an_empty_message_is_refused(
     alice: ChatKit, model: RecordingModel, content: list[dict[str, str]]
