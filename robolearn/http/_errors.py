@@ -28,7 +28,7 @@ from robolearn.store import (
 )
 
 from ._exchange import Answer
-from ._ratelimit import RateLimited, TooManyStreams
+from ._ratelimit import RateLimited, TooManyStreams, whole_seconds
 
 __all__ = ["HttpError", "error_event", "error_response", "from_exception"]
 
@@ -52,7 +52,7 @@ class HttpError(Exception):
         """The answer for the plain ASGI route (``/chatkit``)."""
         headers = dict(self.headers)
         if self.retry_after is not None:
-            headers["Retry-After"] = str(max(1, round(self.retry_after)))
+            headers["Retry-After"] = str(whole_seconds(self.retry_after))
         body = json.dumps({"error": {"code": self.code, "message": self.message}}).encode()
         return Answer(self.status, "application/json", body, headers=headers)
 
@@ -108,7 +108,14 @@ def from_exception(exc: BaseException) -> HttpError:
         case TooManyStreams():
             return HttpError(429, "too_many_streams", str(exc), retry_after=1)
         case MailboxFull():
-            return HttpError(429, "thread_busy", str(exc), retry_after=exc.retry_after)
+            # Its own message names the actor's key: the user's and thread's ids.
+            return HttpError(
+                429,
+                "thread_busy",
+                f"this thread has {exc.capacity} messages waiting to be answered already;"
+                f" retry in {whole_seconds(exc.retry_after)} s",
+                retry_after=exc.retry_after,
+            )
         case SystemShuttingDown():
             return HttpError(503, "shutting_down", _RESTARTING, retry_after=1)
         case StoreUnavailable():

@@ -8,8 +8,6 @@ route may read (413).
 
 from __future__ import annotations
 
-import math
-
 import attrs
 
 from robolearn.config import Settings
@@ -18,7 +16,14 @@ from robolearn.store import SharedRates, StreamSlotLocks
 
 from ._auth import Authenticator, RequestHeaders
 from ._errors import HttpError
-from ._ratelimit import RateLimited, RateLimiter, StreamCap, StreamSlots, TokenBucketLimiter
+from ._ratelimit import (
+    RateLimited,
+    RateLimiter,
+    StreamCap,
+    StreamSlots,
+    TokenBucketLimiter,
+    whole_seconds,
+)
 from ._sharedlimits import SharedRateLimiter, SharedStreamSlots
 
 __all__ = ["MULTIPART_OVERHEAD", "Gate"]
@@ -93,6 +98,6 @@ class Gate:
                 429,
                 "preview_rate_limited",
                 f"this attachment's preview was loaded too often; retry in"
-                f" {math.ceil(exc.retry_after)} s",
+                f" {whole_seconds(exc.retry_after)} s",
                 retry_after=exc.retry_after,
             ) from None

@@ -7,6 +7,7 @@ both are async so a shared implementation can do I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Protocol
@@ -24,11 +25,17 @@ __all__ = [
 ]
 
 
+def whole_seconds(seconds: float) -> int:
+    """``seconds`` as ``Retry-After`` says it: whole seconds, rounded up, at least one (so a
+    client never comes back before it may, and a message never says "retry in 0 s")."""
+    return max(1, math.ceil(seconds))
+
+
 class RateLimited(Exception):
     """The user has used up their request budget; ``retry_after`` seconds until the next."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many requests; retry in {retry_after:.0f} s")
+        super().__init__(f"too many requests; retry in {whole_seconds(retry_after)} s")
         self.retry_after = retry_after
 
 

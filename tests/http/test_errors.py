@@ -247,7 +247,11 @@ class TestBusyThread:
         assert codes == [200, 200, 429, 429]
         busy = next(r for r in statuses if r.status_code == 429)
         assert int(busy.headers["Retry-After"]) >= 1
-        assert busy.json()["error"]["code"] == "thread_busy"
+        error = busy.json()["error"]
+        assert error["code"] == "thread_busy"
+        # Says when to come back, in the header's words; names no internal key.
+        assert f"retry in {busy.headers['Retry-After']} s" in error["message"]
+        assert "actor" not in error["message"] and "thr_" not in error["message"]
 
 
 async def test_requests_that_do_not_fit_the_thread_are_400_and_log_no_error(

@@ -76,6 +76,8 @@ class TestLimitedServer:
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "rate_limited"
         assert 1 <= int(refused.headers["Retry-After"]) <= 15
+        retry = refused.headers["Retry-After"]
+        assert refused.json()["error"]["message"].endswith(f"retry in {retry} s")
         assert (await bob.call("threads.list")).status_code == 200
         metrics = (await alice.http.get("/metrics")).text
         assert 'robolearn_rate_limited_total{process="main",reason="rate_limited"} 1.0' in metrics
