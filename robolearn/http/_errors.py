@@ -87,7 +87,9 @@ def from_exception(exc: BaseException) -> HttpError:
             # Quart's (werkzeug's) own refusals: a body over MAX_CONTENT_LENGTH, one that
             # stalled past BODY_TIMEOUT, an unknown route.
             code = (exc.name or "error").lower().replace(" ", "_")
-            return HttpError(exc.code or 500, code, exc.description or exc.name)
+            # A 405 says which methods the route takes (RFC 9110 requires it).
+            allow = {name: value for name, value in exc.get_headers() if name == "Allow"}
+            return HttpError(exc.code or 500, code, exc.description or exc.name, headers=allow)
         case TooLong():
             return HttpError(400, exc.code, str(exc))
         case LimitExceeded():

@@ -179,6 +179,10 @@ async def test_wrong_method_and_route_are_json(http: httpx.AsyncClient) -> None:
     response = await http.get("/chatkit")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.headers["Allow"] == "POST"
+    response = await http.post("/healthz")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
     response = await http.get("/nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
