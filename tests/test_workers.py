@@ -31,14 +31,20 @@ from robolearn.workers import (
     WorkerSupervisor,
     serve_workers,
 )
+from tests.http.conftest import wait_until
 
 _STAND_IN = f"""
-import json, signal, socket, sys
+import json, signal, socket, sys, time
 spec, mode = json.loads(sys.argv[1]), sys.argv[2]
 if mode in ("crash", "misconfigured"):
     sys.exit(3 if mode == "crash" else 2)
 socket.socket(fileno=spec["http"][0]).getsockname()  # inherited, or this raises
-signal.signal(signal.SIGTERM, signal.SIG_IGN if mode == "deaf" else lambda *_: sys.exit(0))
+def drain(*_):  # as hypercorn does: stop listening, finish what runs, exit
+    socket.socket(fileno=spec["http"][0]).close()
+    time.sleep(30)
+    sys.exit(0)
+stop = {{"deaf": signal.SIG_IGN, "drain": drain}}.get(mode, lambda *_: sys.exit(0))
+signal.signal(signal.SIGTERM, stop)
 control = socket.socket(fileno=spec["control"])
 control.sendall({READY!r})
 if mode == "flaky":
@@ -52,8 +58,8 @@ _QUICK = RestartPolicy(backoff=Backoff(initial=0.02, factor=2.0, maximum=0.2, re
 
 def _stand_in(mode: str) -> Callable[[WorkerSpec], list[str]]:
     """The command line of a stand-in worker: ``serve``, ``crash`` (before it serves),
-    ``misconfigured`` (exits 2 before it serves), ``flaky`` (crash once it serves) or
-    ``deaf`` (to SIGTERM)."""
+    ``misconfigured`` (exits 2 before it serves), ``flaky`` (crash once it serves),
+    ``deaf`` (to SIGTERM) or ``drain`` (stops listening on SIGTERM, exits 30 s later)."""
     return lambda spec: [sys.executable, "-c", _STAND_IN, spec.encode(), mode]
 
 
@@ -101,6 +107,29 @@ async def test_workers_start_say_ready_and_stop_on_request(sockets: Sockets) -> 
     stats = supervisor.statistics()
     assert (stats.pids, stats.ready, stats.restarts, stats.gave_up) == ({}, 0, 0, False)
     assert _gone(pids.values())
+
+
+async def test_once_stopped_new_connections_are_refused_while_the_workers_drain(
+    sockets: Sockets,
+) -> None:
+    address = sockets.insecure_sockets[0].getsockname()
+    supervisor = _supervisor(sockets, "drain", workers=1, stop_timeout=0.5)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: _run(supervisor, []))
+        with trio.fail_after(30):
+            await supervisor.wait_until(_all_ready)
+        (pid,) = supervisor.statistics().pids.values()
+        supervisor.stop()
+        # The worker closes its listener when it gets SIGTERM, and keeps running.
+        await wait_until(lambda: not psutil.Process(pid).net_connections(kind="tcp"))
+        assert psutil.pid_exists(pid)
+        try:
+            stream = await trio.open_tcp_stream(*address)
+        except OSError:
+            pass  # refused
+        else:
+            await stream.aclose()
+            pytest.fail("a connection was queued for nobody to accept")
 
 
 async def test_a_killed_worker_is_restarted_under_its_name(sockets: Sockets) -> None:
