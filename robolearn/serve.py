@@ -95,6 +95,9 @@ async def serve(
 
             async def shutdown_trigger() -> None:
                 await stop.wait()
+                # Running answers get the grace period; queued ones are told at once
+                # (503 shutting_down) rather than started only to be cut.
+                services.actors.stop_accepting()
                 nursery.start_soon(_end_turns_after, settings.shutdown_grace, services)
 
             nursery.start_soon(stop_on_signal)

@@ -9,11 +9,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
+
+from tests.http.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -176,6 +179,52 @@ async def test_sigterm_past_the_grace_checkpoints_the_answer(
         )
     assert response.status_code == 200
     assert b"answer to: and now?" in response.content
+
+
+async def test_sigterm_tells_queued_messages_at_once_and_finishes_the_running_one(
+    start_server: type[Server], server_env: dict[str, str]
+) -> None:
+    server = start_server()
+    await server.wait_ready()
+    order: list[str] = []
+    queued: list[httpx.Response] = []
+    alice = {"X-User-ID": "alice"}
+
+    async def streams_at_least(client: httpx.AsyncClient, count: int) -> bool:
+        metrics = (await client.get(f"{server.url}/metrics")).text
+        line = next(x for x in metrics.splitlines() if x.startswith("robolearn_active_streams{"))
+        return float(line.rsplit(" ", 1)[1]) >= count
+
+    async def send_queued(client: httpx.AsyncClient, thread_id: str) -> None:
+        body = {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": _input("queued")},
+        }
+        queued.append(await client.post(f"{server.url}/chatkit", json=body, headers=alice))
+        order.append("queued answered")
+
+    async with httpx.AsyncClient(timeout=60) as client, trio.open_nursery() as nursery:
+        body = {"type": "threads.create", "params": {"input": _input("running")}}
+        async with client.stream("POST", f"{server.url}/chatkit", json=body, headers=alice) as r:
+            buffer = b""
+            async for chunk in r.aiter_bytes():
+                buffer += chunk
+                if b"thread.created" in buffer and not order:
+                    thread_id = json.loads(buffer.split(b"\n\n")[0][6:])["thread"]["id"]
+                    order.append("running started")
+                    nursery.start_soon(send_queued, client, thread_id)
+                    # The queued message holds its stream slot while it waits.
+                    await wait_until(partial(streams_at_least, client, 2), seconds=10)
+                    server.process.send_signal(signal.SIGTERM)
+            order.append("running done")
+            events = [json.loads(b[6:]) for b in buffer.split(b"\n\n") if b.startswith(b"data: ")]
+            assert events[-1]["type"] == "thread.item.done"
+    assert order == ["running started", "queued answered", "running done"]
+    assert queued[0].status_code == 503
+    assert queued[0].json()["error"]["code"] == "shutting_down"
+    assert await trio.to_thread.run_sync(server.process.wait, 30) == 0
+    items = _items(server_env, thread_id)
+    assert [i["type"] for i in items] == ["user_message", "assistant_message"]
 
 
 def _input(text: str) -> dict[str, object]:

@@ -129,6 +129,16 @@ class ActorSystem(Generic[K, P, E]):
         actor.scope.cancel("ActorSystem.cancel")
         return True
 
+    def stop_accepting(self) -> None:
+        """Begin shutdown, letting the running turns go on: refuse new messages and fail
+        queued ones (`SystemShuttingDown`).
+
+        For a server that drains: a queued message would start a turn it may have to cut
+        at the end of the grace period, while its sender can be told at once to go to
+        another process.
+        """
+        self._begin_shutdown()
+
     def shutdown_now(self) -> None:
         """Begin shutdown without waiting: refuse new messages and fail queued ones
         (`SystemShuttingDown`), and cancel the running turns at once; their senders get

@@ -173,6 +173,38 @@ async def test_outer_cancellation_stops_everything(autojump_clock: MockClock) ->
     assert system.statistics().live_actors == 0
 
 
+async def test_stop_accepting_fails_queued_messages_and_lets_running_turns_finish(
+    autojump_clock: MockClock,
+) -> None:
+    probe = Probe(script=Worker())
+    results: dict[str, tuple[list[Any], BaseException | None]] = {}
+    ended: dict[str, float] = {}
+
+    async def read(name: str, replies: Any) -> None:
+        results[name] = await outcome(replies)
+        ended[name] = trio.current_time()
+
+    async with (
+        trio.open_nursery() as readers,
+        open_actor_system(probe.factory, ActorSettings(shutdown_grace=60)) as system,
+    ):
+        readers.start_soon(read, "running", system.request("k", 5.0))
+        readers.start_soon(read, "queued", system.request("k", 1.0))
+        await trio.sleep(1)
+        system.stop_accepting()
+        with pytest.raises(SystemShuttingDown):
+            system.request("k2", 1.0)
+        assert system.statistics().accepting is False
+        await trio.sleep(1)
+        assert probe.total_running == 1  # the running turn goes on
+
+    assert results["running"][1] is None
+    assert ended["running"] == 5
+    assert results["queued"][0] == []
+    assert isinstance(results["queued"][1], SystemShuttingDown)
+    assert ended["queued"] == 1  # told at once, not when the running turn ended
+
+
 async def test_shutdown_now_cancels_running_turns_without_waiting_for_the_block(
     autojump_clock: MockClock,
 ) -> None:
