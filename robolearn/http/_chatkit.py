@@ -154,6 +154,7 @@ async def _handle(
         raise HttpError(400, "invalid_request", f"{parsed.type} needs params.thread_id")
 
     streaming = target.streaming
+    cancel_on_leave = streaming and services.settings.on_disconnect == "cancel"
     stack = AsyncExitStack()
     try:
         release_slot = None
@@ -178,14 +179,21 @@ async def _handle(
             # answer still runs, so closed connections cannot start answers without bound.
             replies.when_finished(release_slot)
         await stack.enter_async_context(replies)
-        if streaming and services.settings.on_disconnect == "cancel":
-            # Runs when the response is over: a turn still going then has lost its client
-            # (Stop, a reload, a dropped connection), and ChatKit's Stop means stop.
-            stack.callback(_cancel_unfinished, replies)
-        first = await _first_reply(replies)
+        try:
+            first = await _first_reply(replies)
+        except BaseException as exc:
+            if cancel_on_leave:
+                # Cancelled here, the client left while the turn was queued or starting;
+                # any other exception is the turn's own refusal, which ends it anyway.
+                _cancel_unfinished(replies, client_left=isinstance(exc, trio.Cancelled))
+            raise
     except BaseException:
         await stack.aclose()
         raise
+    if cancel_on_leave:
+        # Runs when the response is over: a turn still going then has lost its client
+        # (Stop, a reload, a dropped connection), and ChatKit's Stop means stop.
+        stack.callback(_cancel_unfinished, replies)
     if not streaming:
         await stack.aclose()
         return _json(first)
@@ -217,9 +225,10 @@ def _check_text(value: object) -> None:
             _check_text(item)
 
 
-def _cancel_unfinished(replies: Replies[bytes | TurnFailed]) -> None:
+def _cancel_unfinished(replies: Replies[bytes | TurnFailed], *, client_left: bool = True) -> None:
     if not replies.finished:
-        _log.info("the client left a streaming answer: cancelling its turn")
+        if client_left:
+            _log.info("the client left a streaming answer: cancelling its turn")
         replies.cancel()
 
 

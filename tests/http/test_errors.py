@@ -279,3 +279,4 @@ async def test_requests_that_do_not_fit_the_thread_are_400_and_log_no_error(
         deleted = await alice.call("attachments.delete", attachment_id="atc_" + "0" * 32)
         assert deleted.status_code == 404
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert "the client left" not in caplog.text  # refused: the client was told, not gone
