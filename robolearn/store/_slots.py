@@ -261,15 +261,19 @@ class StreamSlotLocks:
 async def open_stream_slot_locks(store: PostgresStore) -> AsyncIterator[StreamSlotLocks]:
     """Stream slots on ``store``'s database, for the block; its connection (and every slot
     still held) is closed at the end."""
-    async with trio.open_nursery() as nursery:
-        locks = StreamSlotLocks(store)
-        await nursery.start(locks.run)
-        try:
-            yield locks
-        finally:
-            nursery.cancel_scope.cancel()
-            with trio.CancelScope(shield=True):
-                await locks.aclose()
+    locks = StreamSlotLocks(store)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(locks.run)
+            try:
+                yield locks
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        # Once its task has ended: closed under a round trip still running in a thread, the
+        # connection would fail it, and be logged as lost.
+        with trio.CancelScope(shield=True):
+            await locks.aclose()
 
 
 @attrs.frozen
