@@ -112,7 +112,8 @@ class SearchConfig:
     a question naming a rare word the book never uses ("xacro") need
     ``rare_name_threshold`` to be covered: twice the usual confidence, so that a question
     matching the book that well ("install ROS 2 on wsl2") is answered from it, while the
-    uncovered dev questions naming one all score below 0.31.
+    uncovered dev questions naming one all score below 0.31. ``off_topic`` leaves a question
+    that names none of the book's subjects uncovered, however well its everyday words match.
     """
 
     k1: float = 1.2
