@@ -71,6 +71,9 @@ async def run_soak(base_url: str, plan: SoakPlan) -> SoakResult:
     return result
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 async def _upload(client: httpx.AsyncClient, headers: dict[str, str], name: str, size: int) -> str:
     created = await client.post(
         "/chatkit",
@@ -80,9 +83,9 @@ async def _upload(client: httpx.AsyncClient, headers: dict[str, str], name: str,
     created.raise_for_status()
     attachment: dict[str, Any] = created.json()
     url = attachment["upload_descriptor"]["url"]
-    uploaded = await client.put(
-        url, content=os.urandom(size), headers={"X-User-ID": headers["X-User-ID"]}
-    )
+    # A PNG's signature, then noise: the server checks that an image upload is one.
+    content = _PNG_SIGNATURE + os.urandom(size - len(_PNG_SIGNATURE))
+    uploaded = await client.put(url, content=content, headers={"X-User-ID": headers["X-User-ID"]})
     uploaded.raise_for_status()
     return str(attachment["id"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import attrs
 from chatkit.store import AttachmentStore
@@ -24,6 +25,14 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 FILE_TYPES = frozenset(
     {"application/pdf", "text/plain", "text/markdown", "text/csv", "application/json"}
 )
+
+
+_IMAGE_SIGNATURES: dict[str, Callable[[bytes], bool]] = {
+    "image/png": lambda data: data.startswith(b"\x89PNG\r\n\x1a\n"),
+    "image/jpeg": lambda data: data.startswith(b"\xff\xd8\xff"),
+    "image/gif": lambda data: data.startswith((b"GIF87a", b"GIF89a")),
+    "image/webp": lambda data: data[:4] == b"RIFF" and data[8:12] == b"WEBP",
+}
 
 
 class AttachmentRejected(ValueError):
@@ -58,6 +67,14 @@ class AttachmentLimits:
             )
         if params.size < 1:
             raise AttachmentRejected(f"an attachment's size must be at least 1, not {params.size}")
+
+    @staticmethod
+    def check_bytes(mime_type: str, data: bytes) -> None:
+        """Raise unless ``data`` is what ``mime_type`` says, for the image types: an image
+        goes to the model as one, and a provider refuses a turn whose image is not."""
+        signature = _IMAGE_SIGNATURES.get(mime_type)
+        if signature is not None and not signature(data):
+            raise AttachmentRejected(f"the upload is not an image of type {mime_type}")
 
 
 @attrs.frozen

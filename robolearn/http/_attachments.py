@@ -125,6 +125,7 @@ async def upload(services: HttpServices, gate: Gate, attachment_id: str) -> Resp
                 f" {len(received.data)}",
             )
         attachment = await services.store.load_attachment(attachment_id, context)
+        services.attachments.limits.check_bytes(attachment.mime_type, received.data)
         await blobs.upload(attachment_id, received.data, context)
         done = attachment.model_copy(update={"upload_descriptor": None})
         await services.store.save_attachment(done, context)
@@ -150,6 +151,7 @@ async def upload_direct(services: HttpServices, gate: Gate) -> Response:
         if not received.data:
             raise HttpError(400, "invalid_request", "the upload is empty")
         mime = request.args.get("mime_type") or received.mime_type or "application/octet-stream"
+        services.attachments.limits.check_bytes(mime, received.data)
         params = AttachmentCreateParams(
             name=received.name or "upload", size=len(received.data), mime_type=mime
         )

@@ -115,3 +115,21 @@ async def test_upload_larger_than_the_limit(alice: ChatKit) -> None:
         f"/attachments/{created['id']}/upload", content=b"x" * (11 << 20), headers=alice.headers
     )
     assert response.status_code == 413
+
+
+async def test_an_image_upload_must_be_that_image(alice: ChatKit) -> None:
+    text = b"not a picture at all"
+    created = (
+        await alice.call("attachments.create", name="a.png", size=len(text), mime_type="image/png")
+    ).json()
+    put = await alice.http.put(
+        f"/attachments/{created['id']}/upload", content=text, headers=alice.headers
+    )
+    assert put.status_code == 400
+    assert put.json()["error"]["message"] == "the upload is not an image of type image/png"
+    direct = await alice.http.post(
+        "/attachments?mime_type=image/jpeg", content=PNG, headers=alice.headers
+    )
+    assert direct.status_code == 400
+    # The right bytes are taken.
+    await _two_phase(alice, "b.png", "image/png", PNG)
