@@ -72,9 +72,10 @@ _STEPS: Final = re.compile(
     r"configure|create|run|launch|build)\b",
     re.I,
 )
-# "what is a VLA model?", "what are topics", "define X", "what does X mean", "meaning of X".
+# "what is a VLA model?", "what are topics", "whats a node" (as typed in a chat), "define X",
+# "what does X mean", "meaning of X".
 _WHAT_IS: Final = re.compile(
-    r"\b(?:what(?:'s|\s+is|\s+are)|define|definition of|meaning of|who is)\s+"
+    r"\b(?:what(?:'s|s|\s+is|\s+are)|define|definition of|meaning of|who is)\s+"
     # "What is the difference between A, B and C" compares, whatever the commas do.
     r"(?!(?:the\s+)?difference\b)(?:(?:a|an|the)\s+)?(?P<subject>[^?.!,;]+)",
     re.I,

@@ -412,14 +412,12 @@ class SearchIndex:
         if not known:
             return None
         word, _ = max(known, key=lambda pair: self._chunk_index.idf(pair[1]))
-        # Whole words, plural or not: a stem would let "revolute" name "Revolution".
-        spellings = {word, f"{word}s", f"{word}es", word.removesuffix("s")}
         named = [
             path
             for path in paths
             if path in self._lesson_chunks
             and path not in self._overviews
-            and not spellings.isdisjoint(words(self.chunks[self._lesson_chunks[path][0]].title))
+            and _names(words(self.chunks[self._lesson_chunks[path][0]].title), word)
         ]
         return min(named, key=self._book_order, default=None)
 
@@ -563,6 +561,18 @@ def _documents(
         for chunk in chunks
     ]
     return fields, docs, cache
+
+
+def _names(title: Sequence[str], word: str) -> bool:
+    """Whether the ``title`` words name ``word``: as a whole word, plural or not (a stem
+    would let "revolute" name "Revolution"), or as the initials of words in a row ("VLA":
+    "Vision-Language-Action")."""
+    if not {word, f"{word}s", f"{word}es", word.removesuffix("s")}.isdisjoint(title):
+        return True
+    size = len(word)
+    return size > 1 and any(
+        "".join(w[0] for w in title[i : i + size]) == word for i in range(len(title) - size + 1)
+    )
 
 
 def overview_pages(paths: Iterable[str]) -> frozenset[str]:

@@ -41,6 +41,7 @@ def after(earlier: str, message: str) -> Ask:
         ("what is a VLA model?", ("VLA model",)),
         ("What's a digital twin", ("digital twin",)),
         ("what is a node in ROS 2?", ("node",)),
+        ("whats a node", ("node",)),  # as typed in a chat
         ("topic vs service?", ("topic", "service")),
         ("what is the difference between a topic and a service?", ("topic", "service")),
         ("what does the ros_gz bridge do", ("ros_gz bridge",)),

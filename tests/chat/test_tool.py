@@ -179,6 +179,11 @@ def node_book() -> SearchIndex:
             "turn a node's wheels.",
         ),
     }
+    return book_of(pages)
+
+
+def book_of(pages: dict[str, tuple[str, str]]) -> SearchIndex:
+    """An index of ``pages``: path → (title, markdown body)."""
     lessons = [
         parse_lesson(path, f'---\ntitle: "{title}"\n---\n{body}\n'.encode(), site_url=SITE)
         for path, (title, body) in pages.items()
@@ -211,3 +216,13 @@ def test_asked_what_a_thing_is_the_lesson_that_introduces_it_comes_first(
     # The open page ranked first stays first.
     page = PageContext(path="module-1/chapter-6/02-launch-files.md")
     assert titles(search(node_book, page, query="what is a node?"))[0] == "Lesson 6.2: Launch Files"
+
+
+def test_an_acronym_names_the_title_it_abbreviates() -> None:
+    pages = {
+        "preface.md": ("Welcome", "VLA models, VLA robots, VLA everywhere: the VLA future."),
+        "module-4/README.md": ("Part 4: Vision-Language-Action", "A VLA model sees and acts."),
+    }
+    book = book_of(pages)
+    assert book.search("what is VLA")[0].title == "Welcome"
+    assert titles(search(book, query="what is VLA"))[0] == "Part 4: Vision-Language-Action"
