@@ -340,6 +340,9 @@ class SearchIndex:
                 names_subject=checked.names_subject or earlier.names_subject,
             )
         question = self._analyzer.analyze(query, previous, checked.corrections)
+        # A question pointing at what is read ("can I do this on a mac?") is about the page
+        # or the course, whatever its words.
+        off_topic = not checked.names_subject and not question.points_at_page
         page = self._resolve_page(page_path, filters)
         raw = {
             index: score
@@ -378,7 +381,7 @@ class SearchIndex:
                 page_is_answer
                 or page_ranks_first
                 or (
-                    checked.names_subject
+                    not off_topic
                     and confidence
                     >= (
                         self.config.rare_name_threshold
@@ -391,7 +394,7 @@ class SearchIndex:
             matched_terms=tuple(t for t in distinct if t in self._chunk_index.postings),
             missing_terms=tuple(t for t in distinct if t not in self._chunk_index.postings),
             rare_names=checked.rare_names,
-            off_topic=not checked.names_subject,
+            off_topic=off_topic,
         )
 
     def introducing_lesson(self, subject: str, paths: Iterable[str]) -> str | None:

@@ -20,7 +20,8 @@ A question must also name one of the book's **subjects**: a word the book's pass
 far more often than English at large does ("node", "gazebo", "sensor", "simulation"), or
 the book itself. Off-topic trivia in everyday words ("a good banana bread recipe") can
 match a passage as well as a vague real question does ("recipe" is one of the book's
-analogies), but it names no subject.
+analogies), but it names no subject. (The search lets a question pointing at what is
+read, "can I do this on a mac?", name none: it is about the page or the course.)
 """
 
 from __future__ import annotations

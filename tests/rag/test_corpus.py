@@ -100,6 +100,9 @@ def test_off_topic_question_is_flagged_not_covered(index: SearchIndex) -> None:
     assert outcome.off_topic
     assert outcome.confidence >= index.config.covered_threshold
     assert not index.search_with_coverage("my camera image is all black").off_topic
+    # Pointing at what is read, it is about the page or the course, in whatever words.
+    assert not index.search_with_coverage("can i do this on a mac").off_topic
+    assert index.search_with_coverage("is this hard").covered
 
 
 def test_eval_set_stays_above_targets(index: SearchIndex) -> None:
