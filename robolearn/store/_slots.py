@@ -29,6 +29,7 @@ import attrs
 import psycopg
 import trio
 
+from ._background import running
 from ._errors import StoreFailed, StoreUnavailable
 from ._postgres import PostgresStore
 
@@ -263,12 +264,8 @@ async def open_stream_slot_locks(store: PostgresStore) -> AsyncIterator[StreamSl
     still held) is closed at the end."""
     locks = StreamSlotLocks(store)
     try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(locks.run)
-            try:
-                yield locks
-            finally:
-                nursery.cancel_scope.cancel()
+        async with running(locks.run):
+            yield locks
     finally:
         # Once its task has ended: closed under a round trip still running in a thread, the
         # connection would fail it, and be logged as lost.

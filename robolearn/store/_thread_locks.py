@@ -40,6 +40,7 @@ import attrs
 import trio
 from psycopg import pq
 
+from ._background import running
 from ._errors import StoreUnavailable
 from ._session import PgSession, SessionLost
 
@@ -477,9 +478,5 @@ async def open_thread_locks(
     Leaving the block ends the session, which frees every lock it holds.
     """
     locks = ThreadLocks(conninfo, retry=retry, connect_timeout=connect_timeout, linger=linger)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(locks._run)
-        try:
-            yield locks
-        finally:
-            nursery.cancel_scope.cancel()
+    async with running(locks._run):
+        yield locks

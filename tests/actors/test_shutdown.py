@@ -19,6 +19,31 @@ from robolearn.actors import (
 from ._probe import Probe, actor_tasks, outcome
 
 
+class Outcomes:
+    """What each named request's reader got (events, error) and when its replies ended."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, tuple[list[Any], BaseException | None]] = {}
+        self.ended: dict[str, float] = {}
+
+    async def read(self, name: str, replies: Any) -> None:
+        self.results[name] = await outcome(replies)
+        self.ended[name] = trio.current_time()
+
+    def running_and_queued(
+        self, readers: trio.Nursery, system: ActorSystem[Any, Any, Any], seconds: float
+    ) -> None:
+        """A turn of ``seconds`` on actor "k", and one queued behind it."""
+        readers.start_soon(self.read, "running", system.request("k", seconds))
+        readers.start_soon(self.read, "queued", system.request("k", 1.0))
+
+
+def assert_refuses_new_requests(system: ActorSystem[Any, Any, Any]) -> None:
+    with pytest.raises(SystemShuttingDown):
+        system.request("k2", 1.0)
+    assert system.statistics().accepting is False
+
+
 class Worker:
     """Sleeps ``payload`` seconds; on cancellation does a shielded 0.5 s cleanup."""
 
@@ -177,32 +202,23 @@ async def test_stop_accepting_fails_queued_messages_and_lets_running_turns_finis
     autojump_clock: MockClock,
 ) -> None:
     probe = Probe(script=Worker())
-    results: dict[str, tuple[list[Any], BaseException | None]] = {}
-    ended: dict[str, float] = {}
-
-    async def read(name: str, replies: Any) -> None:
-        results[name] = await outcome(replies)
-        ended[name] = trio.current_time()
-
+    seen = Outcomes()
     async with (
         trio.open_nursery() as readers,
         open_actor_system(probe.factory, ActorSettings(shutdown_grace=60)) as system,
     ):
-        readers.start_soon(read, "running", system.request("k", 5.0))
-        readers.start_soon(read, "queued", system.request("k", 1.0))
+        seen.running_and_queued(readers, system, 5.0)
         await trio.sleep(1)
         system.stop_accepting()
-        with pytest.raises(SystemShuttingDown):
-            system.request("k2", 1.0)
-        assert system.statistics().accepting is False
+        assert_refuses_new_requests(system)
         await trio.sleep(1)
         assert probe.total_running == 1  # the running turn goes on
 
-    assert results["running"][1] is None
-    assert ended["running"] == 5
-    assert results["queued"][0] == []
-    assert isinstance(results["queued"][1], SystemShuttingDown)
-    assert ended["queued"] == 1  # told at once, not when the running turn ended
+    assert seen.results["running"][1] is None
+    assert seen.ended["running"] == 5
+    assert seen.results["queued"][0] == []
+    assert isinstance(seen.results["queued"][1], SystemShuttingDown)
+    assert seen.ended["queued"] == 1  # told at once, not when the running turn ended
 
 
 async def test_shutdown_now_cancels_running_turns_without_waiting_for_the_block(
@@ -213,32 +229,23 @@ async def test_shutdown_now_cancels_running_turns_without_waiting_for_the_block(
         await Worker()(key, payload, reply)
 
     probe = Probe(script=streamer)
-    results: dict[str, tuple[list[Any], BaseException | None]] = {}
-    ended: dict[str, float] = {}
-
-    async def read(name: str, replies: Any) -> None:
-        results[name] = await outcome(replies)
-        ended[name] = trio.current_time()
-
+    seen = Outcomes()
     settings = ActorSettings(shutdown_grace=60)
     async with trio.open_nursery() as readers:
         async with open_actor_system(probe.factory, settings) as system:
-            readers.start_soon(read, "running", system.request("k", 1000.0))
-            readers.start_soon(read, "queued", system.request("k", 1.0))
+            seen.running_and_queued(readers, system, 1000.0)
             await trio.sleep(3)
             system.shutdown_now()
-            with pytest.raises(SystemShuttingDown):
-                system.request("k2", 1.0)
-            assert system.statistics().accepting is False
+            assert_refuses_new_requests(system)
             await trio.sleep(10)  # the block goes on; the turn does not
             assert probe.total_running == 0
         assert trio.current_time() == 13  # nothing left to wait for at exit
         assert actor_tasks() == []
 
-    events, error = results["running"]
+    events, error = seen.results["running"]
     assert events == ["first"]  # what was sent before, then the error
     assert isinstance(error, SystemShuttingDown)
-    assert ended["running"] == 3.5  # cancelled at once; its shielded cleanup took 0.5 s
-    assert results["queued"][0] == []
-    assert isinstance(results["queued"][1], SystemShuttingDown)
-    assert ended["queued"] == 3
+    assert seen.ended["running"] == 3.5  # cancelled at once; its shielded cleanup took 0.5 s
+    assert seen.results["queued"][0] == []
+    assert isinstance(seen.results["queued"][1], SystemShuttingDown)
+    assert seen.ended["queued"] == 3
