@@ -420,13 +420,17 @@ class SearchIndex:
             for path in paths
             if path in self._lesson_chunks
             and path not in self._overviews
-            and _names(words(self.chunks[self._lesson_chunks[path][0]].title), word)
+            and _names(words(self._first_chunk(path).title), word)
         ]
         return min(named, key=self._book_order, default=None)
 
     def _book_order(self, path: str) -> tuple[int, int, int]:
-        chunk = self.chunks[self._lesson_chunks[path][0]]
+        chunk = self._first_chunk(path)
         return (chunk.module or 0, chunk.chapter or 0, chunk.lesson or 0)
+
+    def _first_chunk(self, path: str) -> Chunk:
+        """Lesson ``path``'s opening chunk: it carries the lesson's title and numbering."""
+        return self.chunks[self._lesson_chunks[path][0]]
 
     def _check_words(self, text: str) -> WordCheck:
         if self._vocabulary is None:
@@ -445,12 +449,12 @@ class SearchIndex:
         page the reader has open.
         """
         path = self._pages.get(_page_key(page_path))
-        return None if path is None else self.chunks[self._lesson_chunks[path][0]]
+        return None if path is None else self._first_chunk(path)
 
     def _resolve_page(self, page_path: str | None, filters: _Filters) -> str | None:
         """The indexed lesson ``page_path`` names; None if unknown or filtered out."""
         page = self._pages.get(_page_key(page_path)) if page_path else None
-        if page is None or not filters.admit(self.chunks[self._lesson_chunks[page][0]]):
+        if page is None or not filters.admit(self._first_chunk(page)):
             return None
         return page
 
@@ -465,7 +469,7 @@ class SearchIndex:
             return factor
         if chunk.lesson_path == page:
             return factor * (1 + self.config.page_boost)
-        page_chunk = self.chunks[self._lesson_chunks[page][0]]
+        page_chunk = self._first_chunk(page)
         if chunk.chapter is not None and (chunk.module, chunk.chapter) == (
             page_chunk.module,
             page_chunk.chapter,
