@@ -156,6 +156,7 @@ class SearchConfig:
             overview_weight=1.0,
             read_misspellings=False,
             rare_names=False,
+            off_topic=False,
         )
 
 

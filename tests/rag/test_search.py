@@ -207,6 +207,8 @@ def test_plain_bm25_config_still_searches(chunks: list[Chunk]) -> None:
     plain = SearchIndex.build(chunks, SearchConfig.plain_bm25())
     assert plain.search("ros2 command not found")[0].path == SETUP
     assert plain.search("worked example", page_path=LIDAR)  # page is accepted, not used
+    # The baseline has none of the vocabulary rules: no word makes a question off topic.
+    assert not plain.search_with_coverage("a recipe for banana bread").off_topic
 
 
 def test_values_serialise_to_json(index: SearchIndex, chunks: list[Chunk]) -> None:
