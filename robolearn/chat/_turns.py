@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 import attrs
 import trio
@@ -282,6 +283,13 @@ class ThreadQuota:
             )
 
 
+# The item a request names must be of this kind ("what" says which, in the refusal).
+_ITEM_KINDS: Final[dict[type, tuple[type, str]]] = {
+    ThreadsRetryAfterItemReq: (UserMessageItem, "a user message: only those are retried"),
+    ThreadsAddStructuredInputReq: (StructuredInputItem, "a structured input"),
+}
+
+
 @attrs.frozen
 class RequestChecks:
     """What must hold before chatkit sees a request, where the database has to say.
@@ -305,18 +313,13 @@ class RequestChecks:
             await self.store.load_thread(target.thread_id, context)
         # Requests chatkit would refuse with a ValueError only after logging it as a server
         # error, with a traceback: the client's mistake, said before chatkit sees it.
-        if isinstance(request, ThreadsRetryAfterItemReq):
+        if isinstance(request, ThreadsRetryAfterItemReq | ThreadsAddStructuredInputReq):
+            kind, what = _ITEM_KINDS[type(request)]
             item = await self.store.load_item(
                 request.params.thread_id, request.params.item_id, context
             )
-            if not isinstance(item, UserMessageItem):
-                raise ValueError(f"item {item.id} is not a user message: only those are retried")
-        if isinstance(request, ThreadsAddStructuredInputReq):
-            item = await self.store.load_item(
-                request.params.thread_id, request.params.item_id, context
-            )
-            if not isinstance(item, StructuredInputItem):
-                raise ValueError(f"item {item.id} is not a structured input")
+            if not isinstance(item, kind):
+                raise ValueError(f"item {item.id} is not {what}")
         if isinstance(request, ThreadsAddClientToolOutputReq):
             last = await self.store.load_thread_items(
                 request.params.thread_id, None, 1, "desc", context
