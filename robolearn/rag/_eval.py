@@ -127,15 +127,11 @@ class Coverage:
     @classmethod
     def of(cls, outcome: SearchOutcome, config: SearchConfig, out_of_scope: bool) -> Coverage:
         rare = bool(outcome.rare_names) and outcome.confidence < config.rare_name_threshold
-        refused_anyway = rare or outcome.off_topic
-        # Covered below the threshold, despite a rare name or off topic: the open page decided.
-        forced = outcome.covered and (
-            outcome.confidence < config.covered_threshold or refused_anyway
-        )
+        forced = outcome.covered and outcome.about_page
         return cls(
             confidence=outcome.confidence,
             forced=forced,
-            vetoed=not forced and refused_anyway,
+            vetoed=not forced and (rare or outcome.off_topic),
             out_of_scope=out_of_scope,
         )
 

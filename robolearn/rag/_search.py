@@ -79,7 +79,8 @@ class SearchOutcome:
     ``missing_terms`` are the question's terms the book never uses. ``off_topic`` says the
     question (with the previous message it follows up on) names none of the book's
     subjects, as trivia in everyday words does: it is then not covered either, unless
-    about the open page.
+    ``about_page``: the question is about the open page (it points at it, or the page ranks
+    first), which covers it whatever the rest says.
     """
 
     results: tuple[SearchResult, ...]
@@ -89,6 +90,7 @@ class SearchOutcome:
     missing_terms: tuple[str, ...]
     rare_names: tuple[str, ...] = ()
     off_topic: bool = False
+    about_page: bool = False
 
 
 @attrs.frozen
@@ -374,13 +376,14 @@ class SearchIndex:
         distinct = tuple(dict.fromkeys(question.terms))
         # The page being read that also ranks first is what the question is about, however
         # vaguely it is put ("why does it say 0 subscribers?").
-        page_ranks_first = bool(results) and page is not None and results[0].path == page
+        about_page = page_is_answer or (
+            bool(results) and page is not None and results[0].path == page
+        )
         return SearchOutcome(
             results=results,
             covered=bool(results)
             and (
-                page_is_answer
-                or page_ranks_first
+                about_page
                 or (
                     not off_topic
                     and confidence
@@ -396,6 +399,7 @@ class SearchIndex:
             missing_terms=tuple(t for t in distinct if t not in self._chunk_index.postings),
             rare_names=checked.rare_names,
             off_topic=off_topic,
+            about_page=about_page,
         )
 
     def introducing_lesson(self, subject: str, paths: Iterable[str]) -> str | None:

@@ -13,6 +13,7 @@ from robolearn.rag import (
     overview_pages,
     parse_lesson,
 )
+from robolearn.rag._eval import Coverage
 
 SITE = "https://book.example"
 SETUP = "module-1-ros2/chapter-3-meet-ros2/01-setup.md"
@@ -148,7 +149,19 @@ def test_question_pointing_at_the_page_resolves_to_it(index: SearchIndex) -> Non
         "can you explain the main example in this lesson?", page_path=CAMERA
     )
     assert outcome.results[0].path == CAMERA
-    assert outcome.covered
+    assert outcome.covered and outcome.about_page
+
+
+def test_the_open_page_decides_coverage_at_any_threshold(index: SearchIndex) -> None:
+    # Scored at another threshold (the eval's oracle), a question about the open page that
+    # also matches the book well is still covered: the page decided, not the confidence.
+    outcome = index.search_with_coverage("explain this lidar range example", page_path=LIDAR)
+    assert outcome.about_page and outcome.confidence >= index.config.covered_threshold
+    coverage = Coverage.of(outcome, index.config, out_of_scope=False)
+    assert not coverage.refused_at(1.0)
+    elsewhere = index.search_with_coverage("explain the lidar range")
+    assert not elsewhere.about_page
+    assert Coverage.of(elsewhere, index.config, out_of_scope=False).refused_at(1.0)
 
 
 def test_page_may_be_given_as_url_and_unknown_pages_are_ignored(index: SearchIndex) -> None:

@@ -112,7 +112,7 @@ def test_the_open_page_ranked_first_is_what_a_vague_question_is_about(
     assert not index.search_with_coverage(vague).covered
     reading = index.search_with_coverage(vague, page_path=TOPICS)
     assert reading.results[0].path == TOPICS
-    assert reading.covered
+    assert reading.covered and reading.about_page
 
 
 def test_a_question_must_name_one_of_the_books_subjects() -> None:
