@@ -19,7 +19,14 @@ import attrs
 from agents import FunctionTool
 from agents.tool_context import ToolContext
 
-from robolearn.rag import MAX_LIMIT, SearchArgumentError, SearchIndex, SearchResult, VectorSearch
+from robolearn.rag import (
+    MAX_LIMIT,
+    SearchArgumentError,
+    SearchIndex,
+    SearchOutcome,
+    SearchResult,
+    VectorSearch,
+)
 
 from ._context import PageContext
 from ._explain import defining_sentences
@@ -259,7 +266,7 @@ def run_search(
     except SearchArgumentError as exc:
         return SearchFindings(error=str(exc))
     subjects = subjects_of(parsed["query"])
-    results = _introduced_first(index, outcome.results, subjects, page_path)
+    results = _introduced_first(index, outcome, subjects)
     return SearchFindings(
         query=parsed["query"],
         covered=outcome.covered,
@@ -284,21 +291,16 @@ def run_search(
 
 
 def _introduced_first(
-    index: SearchIndex,
-    results: Sequence[SearchResult],
-    subjects: Sequence[str],
-    page_path: str | None,
+    index: SearchIndex, outcome: SearchOutcome, subjects: Sequence[str]
 ) -> Sequence[SearchResult]:
-    """``results`` with the lesson that introduces the one thing asked about first.
+    """``outcome``'s results with the lesson that introduces the one thing asked about first.
 
     "What is a node?" matches every lesson that uses nodes, and the one using the word
     most often ranks first (Launch Files); a student asking wants the lesson that
-    teaches it (Nodes and Topics). An open page ranked first stays first.
+    teaches it (Nodes and Topics). A question about the open page keeps it first.
     """
-    if len(subjects) != 1 or not results:
-        return results
-    page = index.page(page_path) if page_path else None
-    if page is not None and page.lesson_path == results[0].path:
+    results = outcome.results
+    if len(subjects) != 1 or not results or outcome.about_page:
         return results
     first = index.introducing_lesson(subjects[0], [result.path for result in results])
     if first is None or first == results[0].path:
