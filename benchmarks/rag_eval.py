@@ -1,14 +1,16 @@
 """Retrieval quality and speed of ``robolearn.rag`` on the textbook, vs plain BM25.
 
     uv run python benchmarks/rag_eval.py [corpus_path] [--misses] [--ablations]
-        [--confidences] [--questions benchmarks/eval/holdout.jsonl]
+        [--confidences] [--questions robolearn/rag/asked/holdout.jsonl]
 
-Reads ``benchmarks/eval/questions.jsonl`` (or ``--questions``): JSON lines
+Reads ``robolearn/rag/asked/questions.jsonl`` (or ``--questions``): JSON lines
 ``{"question", "expected": [doc paths], "page"?}`` where ``expected: []`` marks a question
 the book does not cover. Reports, for the tuned ranking and for a plain Okapi BM25
 baseline over the same chunks: lesson-level R@1, R@5 and MRR on the covered questions,
 out-of-scope precision/recall, index build time and p50/p95 search latency.
 ``holdout.jsonl`` was written after tuning and never tuned on: a generalisation check.
+The search learns from the question bank (``robolearn/rag/asked``) without the set's own
+author's questions, as ``robolearn eval`` does.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from robolearn.rag import (
     SearchIndex,
     chunk_lessons,
     evaluate_retrieval,
+    load_asked,
     load_questions,
     read_lessons,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "robolearn-book"
-QUESTIONS = REPO / "benchmarks" / "eval" / "questions.jsonl"
+QUESTIONS = REPO / "robolearn" / "rag" / "asked" / "questions.jsonl"
 SITE = "https://robolearn.example"
 
 
@@ -83,14 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("- named place", attrs.evolve(tuned, place_boost=0.0), False),
             ("- chunk sum", attrs.evolve(tuned, next_chunk_weight=0.0), False),
             ("- lesson score", attrs.evolve(tuned, lesson_weight=0.0), False),
+            ("- asked questions", attrs.evolve(tuned, asked=False), False),
             (
                 "- lesson aggregation",
                 attrs.evolve(tuned, next_chunk_weight=0.0, lesson_weight=0.0),
                 False,
             ),
         ]
+    asked = load_asked()
     reports = [
-        evaluate_retrieval(name, chunks, config, questions, calibrate=cal)
+        evaluate_retrieval(name, chunks, config, questions, asked=asked, calibrate=cal)
         for name, config, cal in configs
     ]
 
@@ -112,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n{report.name}: {len(report.misses)} questions not ranked first")
             print("\n".join(report.misses))
     if args.confidences:
-        index = SearchIndex.build(chunks)
+        authors = {question.author for question in questions}
+        index = SearchIndex.build(chunks, asked=[q for q in asked if q.author not in authors])
         for question in questions:
             outcome = index.search_with_coverage(question.text, page_path=question.page)
             flag = "OOS" if not question.expected else "   "

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         action="append",
         help="question set, JSON lines; repeat to score several as one (default "
-        "benchmarks/eval/fresh.jsonl, fresh2.jsonl and fresh4.jsonl, three authors' questions)",
+        "robolearn/rag/asked/fresh.jsonl, fresh2.jsonl and fresh4.jsonl, three authors' questions)",
     )
     evaluate.add_argument(
         "--split",

@@ -14,7 +14,7 @@ environment (the project does not depend on any of this)::
 Then, from the checkout (``split`` is dev, test or all)::
 
     PYTHONPATH=/tmp/emb/venv/lib/python3.11/site-packages \
-        uv run python benchmarks/eval/dense_minilm.py dev benchmarks/eval/fresh.jsonl
+        uv run python benchmarks/eval/dense_minilm.py dev robolearn/rag/asked/fresh.jsonl
 
 Chunk vectors are cached in /tmp/emb/chunks.npy. Scores are lesson level, as ``robolearn
 eval`` reports them: lexical (the server's ranking), dense (each lesson at its best chunk's

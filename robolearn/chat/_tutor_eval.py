@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -77,24 +77,29 @@ def cited_urls(answer: str) -> list[str]:
 
 
 async def answer_questions(
-    index: SearchIndex, questions: Sequence[EvalQuestion], *, model: Model | None = None
+    indexes: Mapping[str, SearchIndex],
+    questions: Sequence[EvalQuestion],
+    *,
+    model: Model | None = None,
 ) -> AsyncIterator[TutorAnswer]:
     """Run each question through the agent (asyncio code), as a thread's first message.
 
-    The model defaults to the offline tutor without delays. A question's ``page`` becomes
-    the reader's page context, as the frontend would send it. A follow-up is the second
-    message of its thread: its ``previous`` message is answered first (untimed) and that
-    exchange is the history the follow-up is asked after.
+    A question searches ``indexes[question.author]`` (see
+    :func:`~robolearn.rag.indexes_by_author`). The model defaults to the offline tutor
+    without delays. A question's ``page`` becomes the reader's page context, as the
+    frontend would send it. A follow-up is the second message of its thread: its
+    ``previous`` message is answered first (untimed) and that exchange is the history the
+    follow-up is asked after.
     """
     model = model or LocalTutorModel(delay=0)
-    tool = search_tool(lambda: index)
+    tools = {author: search_tool(_always(index)) for author, index in indexes.items()}
     for question in questions:
-        page = _page(index, question.page)
+        page = _page(indexes[question.author], question.page)
         agent = Agent[RequestContext](
             name="RoboLearn Assistant",
             instructions=build_instructions(None, page),
             model=model,
-            tools=[tool],
+            tools=[tools[question.author]],
         )
         context = RequestContext(user_id="eval", page_context=page)
         run_config = RunConfig(tracing_disabled=True)
@@ -143,6 +148,10 @@ def score_answers(answers: Sequence[TutorAnswer], index: SearchIndex) -> TutorRe
         p95_ms=latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
         misses=tuple(misses),
     )
+
+
+def _always(index: SearchIndex) -> Callable[[], SearchIndex]:
+    return lambda: index
 
 
 def _page(index: SearchIndex, path: str | None) -> PageContext | None:

@@ -13,12 +13,16 @@ the stored book equal to a docs tree, touching only changed lessons) and
 :func:`open_live_index` gives a server a :class:`LiveIndex` rebuilt whenever an ingest
 changes the stored book. :func:`evaluate_retrieval` scores ranking on a question set.
 
+The search learns from questions students asked (:func:`load_asked`: the RoboLearn book's
+question bank, shipped in ``asked/``): ``SearchIndex.build(chunks, asked=load_asked())``.
+
 Vector search is optional: with an :class:`Embedder` (:class:`OpenAIEmbedder`), ingest
 stores chunk embeddings (pgvector) and :class:`VectorSearch` ranks chunks for a question,
 which the search fuses with BM25F (``search_with_coverage(..., vector_ranking=...)``).
 """
 
 from robolearn.rag._analyzer import analyze, analyze_query
+from robolearn.rag._asked import ASKED_DIR, AskedIndex, Resemblance, load_asked
 from robolearn.rag._chunking import Chunk, chunk_lesson, chunk_lessons
 from robolearn.rag._embeddings import Embedder, OpenAIEmbedder
 from robolearn.rag._eval import (
@@ -28,6 +32,7 @@ from robolearn.rag._eval import (
     best_oos_threshold,
     evaluate_retrieval,
     first_relevant_rank,
+    indexes_by_author,
     oos_scores,
     rank_scores,
 )
@@ -77,11 +82,13 @@ from robolearn.rag._sentences import (
 from robolearn.rag._stemmer import stem
 
 __all__ = [
+    "ASKED_DIR",
     "CHUNKING",
     "DEMO_DOCS",
     "HARDWARE_TIERS",
     "MAX_LIMIT",
     "SPLITS",
+    "AskedIndex",
     "Chunk",
     "CommandStep",
     "Database",
@@ -99,6 +106,7 @@ __all__ = [
     "RagRepository",
     "RankScores",
     "Refusals",
+    "Resemblance",
     "RetrievalReport",
     "SearchArgumentError",
     "SearchConfig",
@@ -121,8 +129,10 @@ __all__ = [
     "demo_lessons",
     "evaluate_retrieval",
     "first_relevant_rank",
+    "indexes_by_author",
     "is_index_page",
     "lesson_url",
+    "load_asked",
     "load_questions",
     "oos_scores",
     "open_live_index",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -23,6 +23,7 @@ __all__ = [
     "RetrievalReport",
     "best_oos_threshold",
     "evaluate_retrieval",
+    "indexes_by_author",
     "oos_scores",
     "rank_scores",
 ]
@@ -113,10 +114,11 @@ class Coverage:
     """What a search said of one question's coverage, and whether it is out of scope.
 
     ``forced`` and ``vetoed`` say the search's decision did not follow ``confidence``: a
-    question about the open page is covered whatever its confidence, one naming a rare
-    word the book lacks is not unless it is matched very well, nor one off the book's
-    subjects. Another threshold can then
-    be tried on the same searches.
+    question about the open page is covered whatever its confidence, and so is one much
+    like a question students asked that the book answers; one more like a question the
+    book does not cover is not, nor one naming a rare word the book lacks unless it is
+    matched very well, nor one off the book's subjects. Another threshold can then be
+    tried on the same searches.
     """
 
     confidence: float
@@ -127,11 +129,13 @@ class Coverage:
     @classmethod
     def of(cls, outcome: SearchOutcome, config: SearchConfig, out_of_scope: bool) -> Coverage:
         rare = bool(outcome.rare_names) and outcome.confidence < config.rare_name_threshold
-        forced = outcome.covered and outcome.about_page
+        about_page = outcome.covered and outcome.about_page
+        doubted = not about_page and config.doubts(outcome.resemblance)
+        forced = about_page or (not doubted and config.vouches(outcome.resemblance))
         return cls(
             confidence=outcome.confidence,
             forced=forced,
-            vetoed=not forced and (rare or outcome.off_topic),
+            vetoed=not forced and (doubted or rare or outcome.off_topic),
             out_of_scope=out_of_scope,
         )
 
@@ -156,25 +160,28 @@ def evaluate_retrieval(
     config: SearchConfig,
     questions: Sequence[EvalQuestion],
     *,
+    asked: Sequence[EvalQuestion] = (),
     calibrate: bool = False,
     latency_rounds: int = 20,
 ) -> RetrievalReport:
     """Build an index over ``chunks`` with ``config`` and score it on ``questions``.
 
-    ``calibrate`` picks the best out-of-scope threshold for this ranking (an oracle)
-    instead of ``config.covered_threshold``. Latency is measured over ``latency_rounds``
-    passes of the question set at ``limit=5``, as the tutor searches.
+    ``asked`` is the question bank the search learns from; each question is scored by an
+    index without its author's questions (:func:`indexes_by_author`). ``calibrate`` picks
+    the best out-of-scope threshold for this ranking (an oracle) instead of
+    ``config.covered_threshold``. Latency is measured over ``latency_rounds`` passes of
+    the question set at ``limit=5``, as the tutor searches.
     """
     started = time.perf_counter()
-    index = SearchIndex.build(chunks, config)
-    build_seconds = time.perf_counter() - started
+    indexes = indexes_by_author(chunks, config, questions, asked)
+    build_seconds = (time.perf_counter() - started) / len(indexes)
 
     ranks: list[int | None] = []
     followup_ranks: list[int | None] = []
     misses: list[str] = []
     coverage: list[Coverage] = []
     for question in questions:
-        outcome = _search(index, question, RANK_DEPTH)
+        outcome = _search(indexes[question.author], question, RANK_DEPTH)
         coverage.append(Coverage.of(outcome, config, out_of_scope=not question.expected))
         if not question.expected:
             continue
@@ -194,6 +201,7 @@ def evaluate_retrieval(
     latencies = []
     for _ in range(latency_rounds):
         for question in questions:
+            index = indexes[question.author]
             started = time.perf_counter()
             _search(index, question, 5)
             latencies.append((time.perf_counter() - started) * 1000)
@@ -211,6 +219,25 @@ def evaluate_retrieval(
         p95_ms=latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
         misses=tuple(misses),
     )
+
+
+def indexes_by_author(
+    chunks: Sequence[Chunk],
+    config: SearchConfig,
+    questions: Iterable[EvalQuestion],
+    asked: Sequence[EvalQuestion],
+) -> Mapping[str, SearchIndex]:
+    """An index for each author of ``questions``, learning from the ``asked`` questions of
+    every other author: a question is never scored by a search that has seen it, or its
+    author's other questions (authors repeat their wording)."""
+    authors = {question.author for question in questions}
+    if not config.asked or not asked:
+        index = SearchIndex.build(chunks, config)
+        return dict.fromkeys(authors, index)
+    return {
+        author: SearchIndex.build(chunks, config, asked=[q for q in asked if q.author != author])
+        for author in sorted(authors)
+    }
 
 
 def _search(index: SearchIndex, question: EvalQuestion, limit: int) -> SearchOutcome:

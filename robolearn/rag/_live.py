@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
@@ -18,7 +18,9 @@ import attrs
 import trio
 
 from robolearn._threads import run_sync_in_thread
+from robolearn.rag._asked import load_asked
 from robolearn.rag._lessons import Lesson, read_lessons
+from robolearn.rag._questions import EvalQuestion
 from robolearn.rag._repository import Database, RagRepository
 from robolearn.rag._search import SearchConfig, SearchIndex
 from robolearn.store import StoreUnavailable
@@ -59,6 +61,8 @@ class LiveIndex:
     repository: RagRepository
     config: SearchConfig = attrs.field(factory=SearchConfig)
     seed: Sequence[Lesson] = ()
+    # The questions students asked that the search learns from (read at each rebuild).
+    asked: Callable[[], Sequence[EvalQuestion]] = load_asked
     _current: SearchIndex | None = attrs.field(default=None, init=False)
     _version: int | None = attrs.field(default=None, init=False)  # of the book last read
     _lessons: int = attrs.field(default=0, init=False)
@@ -107,7 +111,9 @@ class LiveIndex:
             corpus = await self.repository.load()
             started = time.perf_counter()
             # ~100 ms of CPU for the whole book: off the event loop.
-            index = await run_sync_in_thread(lambda: SearchIndex.build(corpus.chunks, self.config))
+            index = await run_sync_in_thread(
+                lambda: SearchIndex.build(corpus.chunks, self.config, asked=self.asked())
+            )
             self._current = index if corpus.chunks else None
             self._version = corpus.version
             self._lessons = corpus.lessons
@@ -170,8 +176,10 @@ async def open_live_index(
     refresh_interval: float,
     seed: Sequence[Lesson] = (),
     config: SearchConfig | None = None,
+    asked: Callable[[], Sequence[EvalQuestion]] = load_asked,
 ) -> AsyncIterator[LiveIndex]:
-    """A :class:`LiveIndex` over ``db``, loaded and kept fresh for the block."""
-    live = LiveIndex(RagRepository(db), config or SearchConfig(), tuple(seed))
+    """A :class:`LiveIndex` over ``db``, loaded and kept fresh for the block; ``asked``
+    reads the questions students asked that its search learns from."""
+    live = LiveIndex(RagRepository(db), config or SearchConfig(), tuple(seed), asked)
     async with live.running(refresh_interval):
         yield live

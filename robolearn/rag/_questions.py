@@ -4,11 +4,13 @@ A question set is JSON lines::
 
     {"id": "f001", "question": "...", "expected": [doc paths], "kind": "symptom",
      "source": "doc path it was written from", "page": "doc path being read",
-     "previous": "the student's previous message"}
+     "previous": "the student's previous message", "author": "who wrote it"}
 
 Only ``question`` and ``expected`` are required; an empty ``expected`` marks a question
 the book does not cover. ``previous`` makes a follow-up: it only makes sense after that
-earlier message. ``page`` is the lesson the reader has open.
+earlier message. ``page`` is the lesson the reader has open. ``author`` names who wrote
+the question (default: the file's name without its suffix): the search learns from the
+questions of other authors (:mod:`robolearn.rag._asked`), never from those it is scored on.
 
 The dev/test split is a fixed function of each question's *group* (its source lesson, or
 its id, or its text), chosen before any tuning, so that every question written from one
@@ -39,7 +41,7 @@ class EvalQuestion:
 
     ``previous`` is the student's earlier message when this one is a follow-up; ``kind``
     says how the question was written (symptom, concept, followup, page, out-of-scope);
-    ``group`` decides its split (see :func:`question_split`).
+    ``group`` decides its split (see :func:`question_split`); ``author`` wrote it.
     """
 
     text: str
@@ -48,6 +50,7 @@ class EvalQuestion:
     previous: str | None = None
     kind: str = ""
     group: str = ""
+    author: str = ""
 
     @property
     def split(self) -> Split:
@@ -74,6 +77,7 @@ def load_questions(path: Path, split: Split | None = None) -> list[EvalQuestion]
                     previous=row.get("previous"),
                     kind=row.get("kind", "out-of-scope" if not row["expected"] else ""),
                     group=row.get("source") or row.get("id") or row["question"],
+                    author=row.get("author") or path.stem,
                 )
             )
     return select_split(questions, split)

@@ -11,7 +11,8 @@ Ranking, step by step (each step measured by ``benchmarks/rag_eval.py``):
 4. Chunk scores fold into one score per lesson: the best chunk plus a decaying share of
    the next ones, plus a whole-lesson BM25F score, so a lesson that is *about* the topic
    beats one that mentions it in passing. Chapter and module overviews, which summarise
-   every lesson under them, are damped so the lesson itself comes first.
+   every lesson under them, are damped so the lesson itself comes first. The questions
+   students asked about each lesson add their own score (:mod:`robolearn.rag._asked`).
 5. A question that points at the page ("explain this example") puts that page first.
 6. Each lesson is returned once, with its best chunk as the passage.
 7. Optionally, a vector ranking of chunks (pgvector nearest neighbours, computed by the
@@ -29,11 +30,13 @@ from typing import Final
 import attrs
 
 from robolearn.rag._analyzer import analyze, words
+from robolearn.rag._asked import AskedIndex, Resemblance
 from robolearn.rag._bm25 import Bm25Index, FieldSpec
 from robolearn.rag._chunking import Chunk
 from robolearn.rag._lessons import is_index_page
 from robolearn.rag._markdown import subheadings
 from robolearn.rag._query import Query, QueryAnalyzer
+from robolearn.rag._questions import EvalQuestion
 from robolearn.rag._vocabulary import BookVocabulary, WordCheck, english_word_frequencies
 
 HARDWARE_TIERS: Final = (1, 2, 3, 4)
@@ -80,7 +83,10 @@ class SearchOutcome:
     question (with the previous message it follows up on) names none of the book's
     subjects, as trivia in everyday words does: it is then not covered either, unless
     ``about_page``: the question is about the open page (it points at it, or the page ranks
-    first), which covers it whatever the rest says.
+    first), which covers it whatever the rest says. ``resemblance`` compares the question
+    with those students asked before: much like one the book answers, it is covered
+    whatever its confidence or words; more like one the book does not cover than like any
+    it does (by ``SearchConfig.asked_margin``), it is not.
     """
 
     results: tuple[SearchResult, ...]
@@ -91,11 +97,12 @@ class SearchOutcome:
     rare_names: tuple[str, ...] = ()
     off_topic: bool = False
     about_page: bool = False
+    resemblance: Resemblance = attrs.field(factory=Resemblance)
 
 
 @attrs.frozen
 class SearchConfig:
-    """Ranking knobs; the defaults are calibrated on ``benchmarks/eval/questions.jsonl``,
+    """Ranking knobs; the defaults are calibrated on ``robolearn/rag/asked/questions.jsonl``,
     ``previous_weight`` on the dev split of ``fresh.jsonl``, and ``covered_threshold`` on
     the dev splits of ``fresh.jsonl``, ``fresh2.jsonl`` and ``fresh4.jsonl``.
 
@@ -116,6 +123,10 @@ class SearchConfig:
     matching the book that well ("install ROS 2 on wsl2") is answered from it, while the
     uncovered dev questions naming one all score below 0.31. ``off_topic`` leaves a question
     that names none of the book's subjects uncovered, however well its everyday words match.
+    ``asked`` learns from the questions students asked (:mod:`robolearn.rag._asked`): a
+    lesson's asked questions add ``asked_weight`` times their BM25 score to its score; a
+    question whose resemblance to an answered one reaches ``asked_covers`` is covered, and
+    one more like an unanswered one than any answered one by ``asked_margin`` is not.
     """
 
     k1: float = 1.2
@@ -132,7 +143,7 @@ class SearchConfig:
     place_boost: float = 0.3
     next_chunk_weight: float = 0.8
     lesson_weight: float = 0.5
-    covered_threshold: float = 0.161
+    covered_threshold: float = 0.189
     rare_name_threshold: float = 0.35
     rrf_k: int = 60
     previous_weight: float = 0.35
@@ -140,6 +151,10 @@ class SearchConfig:
     read_misspellings: bool = True
     rare_names: bool = True
     off_topic: bool = True
+    asked: bool = True
+    asked_weight: float = 1.0
+    asked_covers: float = 0.4
+    asked_margin: float = 0.1
 
     @classmethod
     def plain_bm25(cls) -> SearchConfig:
@@ -159,7 +174,17 @@ class SearchConfig:
             read_misspellings=False,
             rare_names=False,
             off_topic=False,
+            asked=False,
         )
+
+    def vouches(self, resemblance: Resemblance) -> bool:
+        """Whether a question this much like asked ones is covered, whatever its words."""
+        return resemblance.answered >= self.asked_covers
+
+    def doubts(self, resemblance: Resemblance) -> bool:
+        """Whether a question this much like asked ones is not covered: it is more like
+        one the book does not cover than like any it does."""
+        return resemblance.unanswered > resemblance.answered + self.asked_margin
 
 
 @attrs.frozen
@@ -217,6 +242,7 @@ class SearchIndex:
     _chunk_ids: Mapping[str, int]  # Chunk.chunk_id → position in chunks
     _overviews: frozenset[str]  # lesson paths of overview pages that have pages under them
     _vocabulary: BookVocabulary | None  # None: words the book lacks are not looked at
+    _asked: AskedIndex | None  # None: no asked questions for this book
 
     @classmethod
     def build(
@@ -225,11 +251,14 @@ class SearchIndex:
         config: SearchConfig | None = None,
         *,
         english: Mapping[str, float] | None = None,
+        asked: Iterable[EvalQuestion] = (),
     ) -> SearchIndex:
         """Index ``chunks`` (in their reading order) with ``config`` or the defaults.
 
         ``english`` is the everyday English words and their frequencies (default:
-        :func:`~robolearn.rag._vocabulary.english_word_frequencies`).
+        :func:`~robolearn.rag._vocabulary.english_word_frequencies`). ``asked`` is the
+        questions students asked about the book, with their lessons
+        (:func:`~robolearn.rag._asked.load_asked` for the RoboLearn book's).
         """
         config = config or SearchConfig()
         ordered = tuple(chunks)
@@ -270,6 +299,7 @@ class SearchIndex:
             chunk_ids=MappingProxyType({c.chunk_id: i for i, c in enumerate(ordered)}),
             overviews=overview_pages(lesson_paths),
             vocabulary=vocabulary,
+            asked=AskedIndex.build(asked, lesson_paths) if config.asked else None,
         )
 
     def search(
@@ -355,7 +385,7 @@ class SearchIndex:
         boosted = {
             index: score * self._boost(index, question, page) for index, score in raw.items()
         }
-        lesson_scores = self._lesson_scores(boosted, question)
+        lesson_scores = self._lesson_scores(boosted, question, filters)
         # With nothing to match, or a question about "this" page, the page is the answer.
         page_is_answer = page is not None and (
             not question.terms or (question.points_at_page and self.config.page_first_when_pointed)
@@ -373,11 +403,17 @@ class SearchIndex:
             for path, score in ranked[:limit]
         )
         confidence = self._confidence(question, raw)
+        resemblance = (
+            self._asked.resemblance(question.weights) if self._asked is not None else Resemblance()
+        )
         distinct = tuple(dict.fromkeys(question.terms))
         # The page being read that also ranks first is what the question is about, however
         # vaguely it is put ("why does it say 0 subscribers?").
         about_page = page_is_answer or (
             bool(results) and page is not None and results[0].path == page
+        )
+        matched = not off_topic and confidence >= (
+            self.config.rare_name_threshold if checked.rare_names else self.config.covered_threshold
         )
         return SearchOutcome(
             results=results,
@@ -385,13 +421,8 @@ class SearchIndex:
             and (
                 about_page
                 or (
-                    not off_topic
-                    and confidence
-                    >= (
-                        self.config.rare_name_threshold
-                        if checked.rare_names
-                        else self.config.covered_threshold
-                    )
+                    not self.config.doubts(resemblance)
+                    and (matched or self.config.vouches(resemblance))
                 )
             ),
             confidence=confidence,
@@ -400,6 +431,7 @@ class SearchIndex:
             rare_names=checked.rare_names,
             off_topic=off_topic,
             about_page=about_page,
+            resemblance=resemblance,
         )
 
     def introducing_lesson(self, subject: str, paths: Iterable[str]) -> str | None:
@@ -483,7 +515,7 @@ class SearchIndex:
         return factor
 
     def _lesson_scores(
-        self, chunk_scores: Mapping[int, float], question: Query
+        self, chunk_scores: Mapping[int, float], question: Query, filters: _Filters
     ) -> dict[str, float]:
         per_lesson: dict[str, list[float]] = {}
         for index, score in chunk_scores.items():
@@ -500,6 +532,12 @@ class SearchIndex:
                 path = self._lesson_paths[doc]
                 if path in scores:  # lessons the filters admitted
                     scores[path] += self.config.lesson_weight * score
+        if self._asked is not None and self.config.asked_weight > 0:
+            # Asked questions may name a lesson in words its text never uses.
+            for doc, score in self._asked.lessons.score(question.weights).items():
+                path = self._lesson_paths[doc]
+                if path in scores or filters.admit(self._first_chunk(path)):
+                    scores[path] = scores.get(path, 0.0) + self.config.asked_weight * score
         if self.config.overview_weight != 1.0:
             for path in self._overviews & scores.keys():
                 scores[path] *= self.config.overview_weight

@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 
 import attrs
 import psycopg
+import pytest
 import trio
 
 from robolearn.rag import (
+    EvalQuestion,
     LiveIndex,
     RagRepository,
     demo_lessons,
@@ -129,3 +131,17 @@ async def test_an_emptied_book_unloads_and_is_not_reseeded(store: PostgresStore)
         assert live.statistics().version == 2
         assert await live.refresh() is False  # no demo again: the book was emptied on purpose
         assert (await RagRepository(store).load()).chunks == ()
+
+
+async def test_the_live_index_learns_from_the_asked_questions(
+    store: PostgresStore, tmp_path: Path
+) -> None:
+    await RagRepository(store).ingest(read_lessons(write_docs(tmp_path, LESSONS), site_url=SITE))
+    [nodes, *_] = LESSONS
+    bank = [EvalQuestion("why does my program never show up in the graph", (nodes,))]
+    async with open_live_index(store, refresh_interval=60, asked=lambda: bank) as live:
+        index = live.current
+        assert index is not None
+        outcome = index.search_with_coverage(bank[0].text)
+        assert outcome.resemblance.answered == pytest.approx(1.0)
+        assert outcome.results[0].path == nodes

@@ -27,16 +27,20 @@ def test_every_field_is_read(tmp_path: Path) -> None:
                 "source": "a.md",
                 "previous": "how do I install it",
                 "page": "b.md",
+                "author": "ana",
             },
             {"question": "banana bread", "expected": []},
         ],
     )
     first, second = load_questions(path)
     assert first == EvalQuestion(
-        "and on windows?", ("a.md",), "b.md", "how do I install it", "followup", "a.md"
+        "and on windows?", ("a.md",), "b.md", "how do I install it", "followup", "a.md", "ana"
     )
-    # Without a source or id, a question is its own group; no expected lesson: out of scope.
-    assert second == EvalQuestion("banana bread", (), kind="out-of-scope", group="banana bread")
+    # Without a source or id, a question is its own group; no expected lesson: out of scope;
+    # without an author, the file's name is.
+    assert second == EvalQuestion(
+        "banana bread", (), kind="out-of-scope", group="banana bread", author="q"
+    )
 
 
 def test_the_split_is_a_fixed_function_of_the_group() -> None:
@@ -63,7 +67,7 @@ def test_a_split_selects_its_questions_only(tmp_path: Path) -> None:
 
 
 def test_the_fresh_set_is_well_formed() -> None:
-    questions = load_questions(REPO / "benchmarks/eval/fresh.jsonl")
+    questions = load_questions(REPO / "robolearn/rag/asked/fresh.jsonl")
     assert len(questions) >= 120
     out_of_scope = [q for q in questions if not q.expected]
     assert len(out_of_scope) == 15
