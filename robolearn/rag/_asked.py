@@ -103,6 +103,11 @@ class AskedIndex:
             answered=tuple(not unanswered for _, unanswered in questions),
         )
 
+    @property
+    def size(self) -> int:
+        """How many asked questions it learned from."""
+        return len(self._answered)
+
     def resemblance(self, weights: Mapping[str, float]) -> Resemblance:
         """How much a question (its term → weight) is like the asked ones."""
         # A term no asked question has is as specific as a term can be here.

@@ -124,10 +124,12 @@ class LiveIndex:
                 _log.warning("no textbook stored: run `robolearn ingest PATH`")
             else:
                 _log.info(
-                    "textbook index v%d: %d lessons, %d chunks (built in %.0f ms)",
+                    "textbook index v%d: %d lessons, %d chunks, %d asked questions "
+                    "(built in %.0f ms)",
                     corpus.version,
                     corpus.lessons,
                     len(corpus.chunks),
+                    index.asked_questions,
                     (time.perf_counter() - started) * 1000,
                 )
             return True

@@ -302,6 +302,11 @@ class SearchIndex:
             asked=AskedIndex.build(asked, lesson_paths) if config.asked else None,
         )
 
+    @property
+    def asked_questions(self) -> int:
+        """How many questions students asked it learned from (0: none, or another book's)."""
+        return self._asked.size if self._asked is not None else 0
+
     def search(
         self,
         query: str,

@@ -62,6 +62,8 @@ async def test_an_empty_database_is_seeded_with_the_demo_corpus(store: PostgresS
         index = live.current
         assert index is not None
         assert {chunk.lesson_path for chunk in index.chunks} == demo_paths()
+        # The shipped question bank is the RoboLearn book's, not the demo's.
+        assert index.asked_questions == 0
         top = index.search("how do I write a publisher node in python?")[0]
         assert top.url.startswith(f"{SITE}/docs/")
         assert "Publisher" in top.title
@@ -142,6 +144,7 @@ async def test_the_live_index_learns_from_the_asked_questions(
     async with open_live_index(store, refresh_interval=60, asked=lambda: bank) as live:
         index = live.current
         assert index is not None
+        assert index.asked_questions == 1
         outcome = index.search_with_coverage(bank[0].text)
         assert outcome.resemblance.answered == pytest.approx(1.0)
         assert outcome.results[0].path == nodes
