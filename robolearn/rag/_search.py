@@ -103,8 +103,9 @@ class SearchOutcome:
 @attrs.frozen
 class SearchConfig:
     """Ranking knobs; the defaults are calibrated on ``robolearn/rag/asked/questions.jsonl``,
-    ``previous_weight`` on the dev split of ``fresh.jsonl``, and ``covered_threshold`` on
-    the dev splits of ``fresh.jsonl``, ``fresh2.jsonl`` and ``fresh4.jsonl``.
+    ``previous_weight`` on the dev split of ``fresh.jsonl``, and ``covered_threshold`` and
+    the ``asked_*`` knobs on the dev splits of ``fresh.jsonl``, ``fresh2.jsonl`` and
+    ``fresh4.jsonl`` (each author's questions searched with the others' asked questions).
 
     ``fielded=False`` indexes heading and text as one plain field (the Okapi baseline).
     ``next_chunk_weight`` is the decay applied to a lesson's 2nd, 3rd, ... best chunks
@@ -143,7 +144,7 @@ class SearchConfig:
     place_boost: float = 0.3
     next_chunk_weight: float = 0.8
     lesson_weight: float = 0.5
-    covered_threshold: float = 0.189
+    covered_threshold: float = 0.197
     rare_name_threshold: float = 0.35
     rrf_k: int = 60
     previous_weight: float = 0.35
@@ -153,8 +154,8 @@ class SearchConfig:
     off_topic: bool = True
     asked: bool = True
     asked_weight: float = 1.0
-    asked_covers: float = 0.4
-    asked_margin: float = 0.1
+    asked_covers: float = 0.35
+    asked_margin: float = 0.15
 
     @classmethod
     def plain_bm25(cls) -> SearchConfig:
