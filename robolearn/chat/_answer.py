@@ -454,7 +454,7 @@ def _code_example(
     ask: Ask, results: Sequence[FoundLesson], *, top_quoted: bool
 ) -> tuple[FoundLesson, str] | None:
     """A code block when the student asks for code or an example (the best of the first
-    lessons' passages: real code, whole, about the subject, from the better lesson), or the
+    lessons' passages: about the subject, real code, whole, from the better lesson), or the
     best lesson's own when its passage is all code (nothing of it quoted)."""
     if top_quoted and not ask.wants_code:
         return None
@@ -466,7 +466,7 @@ def _code_example(
             tagged = block.splitlines()[0].strip().strip("`~") != ""
             whole = _CUT_NOTE not in block
             on_subject = any(name in block.casefold() for name in names)
-            key = (tagged, whole, on_subject, -rank, block.count("\n"))
+            key = (on_subject, tagged, whole, -rank, block.count("\n"))
             candidates.append((key, lesson, block))
     if not candidates:
         return None

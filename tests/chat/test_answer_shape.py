@@ -263,3 +263,30 @@ def test_a_definition_labelled_with_its_subject_is_not_labelled_twice() -> None:
     topics = attrs.evolve(topics, definitions=("Topic: a news broadcast anyone can listen to.",))
     answer = compose_answer("topic vs service?", found(topics, SERVICES))
     assert "\n- **topic**: A news broadcast anyone can listen to.\n" in answer
+
+
+def test_an_example_about_the_subject_beats_tidier_code_about_something_else() -> None:
+    bridge = attrs.evolve(
+        TOPICS,
+        title="Lesson 12.1: The Bridge",
+        url=f"{SITE}/bridge",
+        heading="How the bridge translates",
+        text=(
+            "The bridge translates messages between ROS 2 and Gazebo in both directions.\n\n"
+            "```\nROS 2 node\n    ↓\nbridge (translator)\n    ↓\nGazebo\n```\n"
+        ),
+    )
+    checks = attrs.evolve(
+        TOPICS,
+        title="Lesson 13.2: Checks",
+        url=f"{SITE}/checks",
+        heading="Check the simulation",
+        text=(
+            "Check that the simulation publishes what the bridge needs before going on.\n\n"
+            "```bash\ngz topic --list\n```\n"
+        ),
+        score=9.0,
+    )
+    ask = Ask("can you show me an example?", topic="what does the bridge do", names_topic=False)
+    answer = compose_answer(ask, found(bridge, checks))
+    assert "The example in *Lesson 12.1: The Bridge*:\n\n```\nROS 2 node" in answer
