@@ -67,6 +67,7 @@ _MAX_COMMAND_LINES = 3
 _MAX_STEPS = 7
 _MAX_SHORT_ITEMS = 5
 _CUT_NOTE = "# … (the rest is in the lesson)"
+_SHELLS: Final = frozenset({"bash", "sh", "shell", "console", "zsh", "powershell", "cmd"})
 _PLAIN_LEAD_WORDS = 45
 _NAVIGATION: Final = re.compile(r"\W*(?:next|previous|up next)\b[^:]{0,20}:", re.IGNORECASE)
 
@@ -217,7 +218,8 @@ def _lead(read: _Reading, results: Sequence[FoundLesson]) -> _Lead | None:
             text, lesson = reason
             return _Lead(f"**Why:** {_clip(text)}", (lesson,), frozenset({text}))
     if ask.wants_steps and not ask.wants_simple:
-        steps = _steps(top)
+        # Commands to type are no answer to "how do I do that in code?".
+        steps = _steps(top, shell=not ask.wants_program)
         if steps:
             numbered = "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
             return _Lead(f"**Steps** (from *{top.title}*):\n\n{numbered}", (top,), frozenset(steps))
@@ -257,11 +259,14 @@ def _unlabelled(text: str, subject: str) -> str:
     return text
 
 
-def _steps(lesson: FoundLesson) -> list[str]:
-    """The passage's numbered list, or else its shell commands with their lead-ins."""
+def _steps(lesson: FoundLesson, *, shell: bool = True) -> list[str]:
+    """The passage's numbered list, or else (with ``shell``) its shell commands with
+    their lead-ins."""
     numbered = numbered_steps(prose_sentences(lesson.text))
     if numbered:
         return [_clip(step) for step in numbered]
+    if not shell:
+        return []
     steps = []
     for step in command_steps(lesson.text)[:_MAX_STEPS]:
         if len(step.commands) > _MAX_COMMAND_LINES:
@@ -466,12 +471,18 @@ def _code_example(
             tagged = block.splitlines()[0].strip().strip("`~") != ""
             whole = _CUT_NOTE not in block
             on_subject = any(name in block.casefold() for name in names)
-            key = (on_subject, tagged, whole, -rank, block.count("\n"))
+            program = not ask.wants_program or not _is_shell(block)
+            key = (on_subject, program, tagged, whole, -rank, block.count("\n"))
             candidates.append((key, lesson, block))
     if not candidates:
         return None
     _, lesson, block = max(candidates, key=lambda candidate: candidate[0])
     return lesson, block
+
+
+def _is_shell(block: str) -> bool:
+    """Whether a fenced block is commands to type (its fence says a shell)."""
+    return block.splitlines()[0].strip().strip("`~").strip().casefold() in _SHELLS
 
 
 def _code_in(lesson: FoundLesson) -> list[str]:

@@ -66,6 +66,10 @@ _CODE: Final = re.compile(
     r"write|writing|command|commands)\b",
     re.I,
 )
+# Code in a program, not commands at a prompt: "how do I do that in code?".
+_PROGRAM: Final = re.compile(
+    r"\b(?:code|coding|program|programs|programming|python|snippet|implement\w*)\b", re.I
+)
 _REASON: Final = re.compile(r"^\W*(?:\w+\W+){0,2}?(?:why|what for)\b|\bmatters?\b", re.I)
 _STEPS: Final = re.compile(
     r"\b(?:how (?:do|can|should|would) (?:i|you|we)|how to|steps?|set up|setup|install\w*|"
@@ -143,6 +147,11 @@ class Ask:
     @property
     def wants_code(self) -> bool:
         return _CODE.search(self.text) is not None
+
+    @property
+    def wants_program(self) -> bool:
+        """Whether it asks for program code rather than commands to type."""
+        return _PROGRAM.search(self.text) is not None
 
     @property
     def wants_reason(self) -> bool:

@@ -290,3 +290,37 @@ def test_an_example_about_the_subject_beats_tidier_code_about_something_else() -
     ask = Ask("can you show me an example?", topic="what does the bridge do", names_topic=False)
     answer = compose_answer(ask, found(bridge, checks))
     assert "The example in *Lesson 12.1: The Bridge*:\n\n```\nROS 2 node" in answer
+
+
+def test_asked_for_code_it_shows_program_code_not_commands_to_type() -> None:
+    cli = attrs.evolve(
+        TOPICS,
+        title="Lesson 3.3: Nodes (CLI)",
+        url=f"{SITE}/nodes-cli",
+        text=(
+            "A node is one program in the robot's system.\n\n"
+            "Open a terminal and list the nodes that are running:\n\n"
+            "```bash\nros2 node list\n```\n"
+        ),
+    )
+    code = attrs.evolve(
+        TOPICS,
+        title="Lesson 4.2: Writing a Node",
+        url=f"{SITE}/node-code",
+        text=(
+            "Every node you write inherits from the Node class of rclpy.\n\n"
+            "```python\nfrom rclpy.node import Node\n```\n"
+        ),
+        score=9.0,
+    )
+    ask = Ask("how do I do that in code?", topic="what is a node?", names_topic=False)
+    assert ask.wants_program and not Ask("how do I run it?").wants_program
+    answer = compose_answer(ask, found(cli, code))
+    assert "**Steps**" not in answer  # typing `ros2 node list` is no code
+    assert "The example in *Lesson 4.2: Writing a Node*:\n\n```python\n" in answer
+    # Asked for the commands, the same lessons give the steps and the shell example.
+    commands = compose_answer(
+        Ask("how do I do that in the terminal?", topic="what is a node?", names_topic=False),
+        found(cli, code),
+    )
+    assert commands.startswith("**Steps** (from *Lesson 3.3: Nodes (CLI)*)")
