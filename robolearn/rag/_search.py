@@ -116,8 +116,9 @@ class SearchConfig:
     question follows up on it (0 ignores it). ``overview_weight`` scales the score of
     chapter and module overview pages that have lessons under them (1 leaves them be):
     an overview names every topic of its lessons, so it often outranks the lesson that
-    teaches one. ``covered_threshold`` is the highest one
-    that refuses no more than 2% of the covered dev questions. ``read_misspellings``
+    teaches one. Of the thresholds that refuse no more than 2% of the covered dev
+    questions, ``covered_threshold`` is the lowest of those refusing the most uncovered
+    ones (a higher one would only refuse covered questions more). ``read_misspellings``
     reads a rare word one edit away from a book word as that word; ``rare_names`` makes
     a question naming a rare word the book never uses ("xacro") need
     ``rare_name_threshold`` to be covered: twice the usual confidence, so that a question
@@ -144,7 +145,7 @@ class SearchConfig:
     place_boost: float = 0.3
     next_chunk_weight: float = 0.8
     lesson_weight: float = 0.5
-    covered_threshold: float = 0.197
+    covered_threshold: float = 0.189
     rare_name_threshold: float = 0.35
     rrf_k: int = 60
     previous_weight: float = 0.35
