@@ -136,6 +136,21 @@ def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _question_bank(raw: str) -> Path | None:
+    if raw.strip().lower() == "off":
+        return None
+    path = _path(raw)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a folder (give a folder of *.jsonl question sets, or off)")
+    return path
+
+
+def _shipped_question_bank() -> Path | None:
+    from robolearn.rag._asked import ASKED_DIR
+
+    return ASKED_DIR
+
+
 def _int_in(low: int, high: int) -> Callable[[str], int]:
     return _number_in(int, "an integer", low, high)
 
@@ -681,6 +696,16 @@ class Settings:
         "https://robolearn.github.io",
         "base URL of the published book; lesson URLs are `{site}/docs/...`",
         group=_MODEL,
+    )
+    asked_dir: Path | None = setting(
+        "ROBOLEARN_ASKED_DIR",
+        _question_bank,
+        attrs.Factory(_shipped_question_bank),
+        "folder of question sets (`*.jsonl`, each question with the lessons that answer it) "
+        "the search learns from; `off`: none",
+        group=_MODEL,
+        shown_default="the RoboLearn book's question bank, shipped in the package "
+        "(used only when its lessons are the stored book's)",
     )
     rag_refresh_seconds: float = setting(
         "ROBOLEARN_RAG_REFRESH_SECONDS",

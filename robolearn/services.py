@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from functools import partial
+from pathlib import Path
 from typing import cast
 
 import attrs
@@ -45,7 +46,15 @@ from robolearn.chat import (
 )
 from robolearn.config import Settings
 from robolearn.obs import Metrics, Tracing
-from robolearn.rag import LiveIndex, OpenAIEmbedder, RagRepository, VectorSearch, demo_lessons
+from robolearn.rag import (
+    EvalQuestion,
+    LiveIndex,
+    OpenAIEmbedder,
+    RagRepository,
+    VectorSearch,
+    demo_lessons,
+    load_asked,
+)
 from robolearn.store import (
     BlobLimits,
     BlobStore,
@@ -130,7 +139,11 @@ async def open_services(
                 _thread_locks(settings, store) as locks,
             ):
                 # The book the tutor searches; an empty database gets the demo corpus.
-                textbook = LiveIndex(RagRepository(store), seed=demo_lessons(settings.site_url))
+                textbook = LiveIndex(
+                    RagRepository(store),
+                    seed=demo_lessons(settings.site_url),
+                    asked=_question_bank(settings.asked_dir),
+                )
                 # Fused into the search when configured; `robolearn ingest` stores the vectors.
                 vectors = (
                     VectorSearch(
@@ -262,6 +275,14 @@ async def open_services(
     finally:
         if owned:
             tracing.shutdown()  # flush the spans of the last requests
+
+
+def _question_bank(folder: Path | None) -> Callable[[], Sequence[EvalQuestion]]:
+    """What the textbook's search learns from: the question sets in ``folder`` (None:
+    none), read again at every rebuild."""
+    if folder is None:
+        return tuple
+    return partial(load_asked, folder)
 
 
 def _attachment_links(settings: Settings) -> AttachmentLinks:

@@ -7,6 +7,7 @@ import pytest
 
 from robolearn.__main__ import main
 from robolearn.config import ConfigError, Settings, declared_settings
+from robolearn.rag import ASKED_DIR
 
 
 def test_defaults() -> None:
@@ -59,11 +60,19 @@ def test_values_are_read_and_normalised() -> None:
         ("ROBOLEARN_PUBLIC_URL", "https://chat.example.org/?x=1"),
         ("ROBOLEARN_PUBLIC_URL", "https://user@chat.example.org"),
         ("ROBOLEARN_PUBLIC_URL", "https://chat.example.org:port"),
+        ("ROBOLEARN_ASKED_DIR", "/no/such/folder"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_question_bank_is_the_shipped_one_another_folder_or_none(tmp_path: Path) -> None:
+    shipped = Settings.from_env({}).asked_dir
+    assert shipped == ASKED_DIR and any(shipped.glob("*.jsonl"))
+    assert Settings.from_env({"ROBOLEARN_ASKED_DIR": str(tmp_path)}).asked_dir == tmp_path
+    assert Settings.from_env({"ROBOLEARN_ASKED_DIR": "OFF"}).asked_dir is None
 
 
 def test_attachment_settings_are_read() -> None:
