@@ -265,53 +265,27 @@ def test_a_definition_labelled_with_its_subject_is_not_labelled_twice() -> None:
     assert "\n- **topic**: A news broadcast anyone can listen to.\n" in answer
 
 
+def coded(name: str, prose: str, code: str, score: float, *, fence: str = "") -> FoundLesson:
+    """A lesson whose passage is ``prose`` then ``code`` fenced (tagged ``fence``)."""
+    return lesson(name, f"{prose}\n\n```{fence}\n{code}\n```\n", score)
+
+
 def test_an_example_about_the_subject_beats_tidier_code_about_something_else() -> None:
-    bridge = attrs.evolve(
-        TOPICS,
-        title="Lesson 12.1: The Bridge",
-        url=f"{SITE}/bridge",
-        heading="How the bridge translates",
-        text=(
-            "The bridge translates messages between ROS 2 and Gazebo in both directions.\n\n"
-            "```\nROS 2 node\n    ↓\nbridge (translator)\n    ↓\nGazebo\n```\n"
-        ),
-    )
-    checks = attrs.evolve(
-        TOPICS,
-        title="Lesson 13.2: Checks",
-        url=f"{SITE}/checks",
-        heading="Check the simulation",
-        text=(
-            "Check that the simulation publishes what the bridge needs before going on.\n\n"
-            "```bash\ngz topic --list\n```\n"
-        ),
-        score=9.0,
-    )
+    diagram = "ROS 2 node\n    ↓\nbridge (translator)\n    ↓\nGazebo"
+    bridge = coded("Lesson 12.1: The Bridge", "The bridge links ROS 2 and Gazebo.", diagram, 10)
+    check = "Check that the simulation publishes what the bridge needs first."
+    checks = coded("Lesson 13.2: Checks", check, "gz topic --list", 9, fence="bash")
     ask = Ask("can you show me an example?", topic="what does the bridge do", names_topic=False)
     answer = compose_answer(ask, found(bridge, checks))
     assert "The example in *Lesson 12.1: The Bridge*:\n\n```\nROS 2 node" in answer
 
 
 def test_asked_for_code_it_shows_program_code_not_commands_to_type() -> None:
-    cli = attrs.evolve(
-        TOPICS,
-        title="Lesson 3.3: Nodes (CLI)",
-        url=f"{SITE}/nodes-cli",
-        text=(
-            "A node is one program in the robot's system.\n\n"
-            "Open a terminal and list the nodes that are running:\n\n"
-            "```bash\nros2 node list\n```\n"
-        ),
-    )
-    code = attrs.evolve(
-        TOPICS,
-        title="Lesson 4.2: Writing a Node",
-        url=f"{SITE}/node-code",
-        text=(
-            "Every node you write inherits from the Node class of rclpy.\n\n"
-            "```python\nfrom rclpy.node import Node\n```\n"
-        ),
-        score=9.0,
+    listing = "A node is one program in the robot's system. List the running ones in a terminal."
+    cli = coded("Lesson 3.3: Nodes (CLI)", listing, "ros2 node list", 10, fence="bash")
+    prose = "Every node you write inherits from the Node class of rclpy."
+    code = coded(
+        "Lesson 4.2: Writing a Node", prose, "from rclpy.node import Node", 9, fence="python"
     )
     ask = Ask("how do I do that in code?", topic="what is a node?", names_topic=False)
     assert ask.wants_program and not Ask("how do I run it?").wants_program
