@@ -236,6 +236,15 @@ class RoboLearnChatKitServer(ChatKitServer[RequestContext]):
                 # Written while the answer streams, so it never delays the answer.
                 pending_title = _aio.spawn(self._titler(input_user_message))
         history = await self._history(thread, input_user_message, context)
+        if (
+            history
+            and input_user_message is not None
+            and _same_message(history[-1], input_user_message)
+        ):
+            # A process that stored the message but died before it could say so leaves it
+            # unanswered; the client, never told, sent it again. One copy is enough.
+            await self.store.delete_thread_item(thread.id, history.pop().id, context)
+            _log.info("a resent message replaces its unanswered copy")
         _log.info("running the tutor with %d history items", len(history))
         new = [input_user_message] if input_user_message is not None else []
         agent_input = await self._converter_for(context).to_agent_input([*history, *new])
@@ -360,3 +369,14 @@ def _maybe(model: type[UserInfo] | type[PageContext], value: object) -> Any:
         return model.model_validate(value)
     except ValueError:
         return None
+
+
+def _same_message(earlier: ThreadItem, message: UserMessageItem) -> bool:
+    """Whether ``earlier`` is the same user message as ``message``: text, quote and
+    attachments (by id: a resent message carries the attachments it was sent with)."""
+    return (
+        isinstance(earlier, UserMessageItem)
+        and earlier.content == message.content
+        and earlier.quoted_text == message.quoted_text
+        and [a.id for a in earlier.attachments] == [a.id for a in message.attachments]
+    )
