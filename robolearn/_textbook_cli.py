@@ -112,6 +112,8 @@ async def evaluate(
             raise SystemExit(
                 f"robolearn eval: no question set at {path}; use --questions"
             ) from None
+        except ValueError as exc:
+            raise SystemExit(f"robolearn eval: {exc}") from None
     chunks = await _chunks(settings, docs)
     if not chunks:
         raise SystemExit("robolearn eval: the corpus is empty; run `robolearn ingest PATH` first")

@@ -137,11 +137,14 @@ def _path(raw: str) -> Path:
 
 
 def _question_bank(raw: str) -> Path | None:
+    from robolearn.rag._asked import load_asked
+
     if raw.strip().lower() == "off":
         return None
     path = _path(raw)
     if not path.is_dir():
         raise ValueError(f"{path} is not a folder (give a folder of *.jsonl question sets, or off)")
+    load_asked(path)  # a row that is not a question says where it is now, not at the first search
     return path
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 from pathlib import Path
@@ -138,11 +138,11 @@ async def open_services(
                 ) as store,
                 _thread_locks(settings, store) as locks,
             ):
-                # The book the tutor searches; an empty database gets the demo corpus.
+                # The book the tutor searches; an empty database gets the demo corpus. The
+                # question bank is read once: the settings checked it a moment ago.
+                bank = await _question_bank(settings.asked_dir)
                 textbook = LiveIndex(
-                    RagRepository(store),
-                    seed=demo_lessons(settings.site_url),
-                    asked=_question_bank(settings.asked_dir),
+                    RagRepository(store), seed=demo_lessons(settings.site_url), asked=lambda: bank
                 )
                 # Fused into the search when configured; `robolearn ingest` stores the vectors.
                 vectors = (
@@ -277,12 +277,11 @@ async def open_services(
             tracing.shutdown()  # flush the spans of the last requests
 
 
-def _question_bank(folder: Path | None) -> Callable[[], Sequence[EvalQuestion]]:
-    """What the textbook's search learns from: the question sets in ``folder`` (None:
-    none), read again at every rebuild."""
+async def _question_bank(folder: Path | None) -> Sequence[EvalQuestion]:
+    """What the textbook's search learns from: the question sets in ``folder`` (None: none)."""
     if folder is None:
-        return tuple
-    return partial(load_asked, folder)
+        return ()
+    return await trio.to_thread.run_sync(load_asked, folder)
 
 
 def _attachment_links(settings: Settings) -> AttachmentLinks:

@@ -73,6 +73,9 @@ def test_the_question_bank_is_the_shipped_one_another_folder_or_none(tmp_path: P
     assert shipped == ASKED_DIR and any(shipped.glob("*.jsonl"))
     assert Settings.from_env({"ROBOLEARN_ASKED_DIR": str(tmp_path)}).asked_dir == tmp_path
     assert Settings.from_env({"ROBOLEARN_ASKED_DIR": "OFF"}).asked_dir is None
+    (tmp_path / "broken.jsonl").write_text('{"question": "ok?", "expected": []}\n{"q": 1}\n')
+    with pytest.raises(ConfigError, match=r"ROBOLEARN_ASKED_DIR.*broken\.jsonl:2: not a question"):
+        Settings.from_env({"ROBOLEARN_ASKED_DIR": str(tmp_path)})
 
 
 def test_attachment_settings_are_read() -> None:

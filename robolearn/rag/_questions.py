@@ -23,7 +23,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
@@ -64,23 +64,38 @@ def question_split(group: str) -> Split:
 
 
 def load_questions(path: Path, split: Split | None = None) -> list[EvalQuestion]:
-    """Read a question set (JSON lines), all of it or one ``split``."""
+    """Read a question set (JSON lines), all of it or one ``split``.
+
+    Raises :class:`ValueError` naming the file and line of a row that is not a question.
+    """
     questions = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
-            row = json.loads(line)
-            questions.append(
-                EvalQuestion(
-                    text=row["question"],
-                    expected=tuple(row["expected"]),
-                    page=row.get("page"),
-                    previous=row.get("previous"),
-                    kind=row.get("kind", "out-of-scope" if not row["expected"] else ""),
-                    group=row.get("source") or row.get("id") or row["question"],
-                    author=row.get("author") or path.stem,
-                )
-            )
+            try:
+                questions.append(_question(json.loads(line), path))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ValueError(
+                    f"{path}:{number}: not a question ({type(exc).__name__}: {exc}); want "
+                    '{"question": "...", "expected": ["lesson path", ...]}'
+                ) from None
     return select_split(questions, split)
+
+
+def _question(row: dict[str, Any], path: Path) -> EvalQuestion:
+    expected = row["expected"]
+    if not isinstance(row["question"], str) or not (
+        isinstance(expected, list) and all(isinstance(lesson, str) for lesson in expected)
+    ):
+        raise TypeError("question must be text and expected a list of lesson paths")
+    return EvalQuestion(
+        text=row["question"],
+        expected=tuple(row["expected"]),
+        page=row.get("page"),
+        previous=row.get("previous"),
+        kind=row.get("kind", "out-of-scope" if not row["expected"] else ""),
+        group=row.get("source") or row.get("id") or row["question"],
+        author=row.get("author") or path.stem,
+    )
 
 
 def select_split(questions: Iterable[EvalQuestion], split: Split | None) -> list[EvalQuestion]:

@@ -107,3 +107,10 @@ def test_eval_scores_several_question_sets_as_one(
 def test_ingest_of_a_missing_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="not a directory"):
         main(["ingest", str(tmp_path / "nowhere")])
+
+
+def test_eval_of_a_broken_question_set_names_the_line(docs: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"question": "what is a node?"}\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"broken\.jsonl:1: not a question"):
+        main(["eval", "--docs", str(docs), "--questions", str(broken)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from robolearn.rag import SPLITS, EvalQuestion, load_questions, question_split, select_split
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +43,23 @@ def test_every_field_is_read(tmp_path: Path) -> None:
     assert second == EvalQuestion(
         "banana bread", (), kind="out-of-scope", group="banana bread", author="q"
     )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "not json",
+        '{"expected": []}',
+        '{"question": "why?"}',
+        '{"question": "why?", "expected": "a.md"}',
+        '["why?", []]',
+    ],
+)
+def test_a_row_that_is_not_a_question_is_named_by_file_and_line(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "fine", "expected": []}\n\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"q\.jsonl:3: not a question"):
+        load_questions(path)
 
 
 def test_the_split_is_a_fixed_function_of_the_group() -> None:
