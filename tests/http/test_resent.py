@@ -14,14 +14,12 @@ from .conftest import ChatKit, user_input, wait_until
 ALICE = RequestContext(user_id="alice")
 
 
-async def start(alice: ChatKit) -> str:
+async def with_unanswered(alice: ChatKit, services: Services, text: str) -> str:
+    """A thread with one answered question, then ``text`` unanswered: what a process killed
+    after committing a message, before acknowledging it, leaves (written outside this
+    process's actor, once that actor let go of the thread)."""
     events = await alice.stream("threads.create", input=user_input("first question"))
-    return str(events[0]["thread"]["id"])
-
-
-async def store_unanswered(services: Services, thread_id: str, text: str) -> None:
-    """What a process killed after committing a message, before acknowledging it, leaves:
-    written outside this process's actor, once that actor let go of the thread."""
+    thread_id = str(events[0]["thread"]["id"])
     locks = services.locks
     assert locks is not None
     await wait_until(lambda: locks.statistics().held == 0)
@@ -36,6 +34,11 @@ async def store_unanswered(services: Services, thread_id: str, text: str) -> Non
         inference_options=InferenceOptions(),
     )
     await services.store.add_thread_item(thread_id, item, ALICE)
+    return thread_id
+
+
+async def send(alice: ChatKit, thread_id: str, text: str) -> None:
+    await alice.stream("threads.add_user_message", thread_id=thread_id, input=user_input(text))
 
 
 async def conversation(alice: ChatKit, thread_id: str) -> list[tuple[str, str]]:
@@ -50,11 +53,8 @@ async def conversation(alice: ChatKit, thread_id: str) -> list[tuple[str, str]]:
 async def test_a_resent_message_replaces_its_unanswered_copy(
     alice: ChatKit, services: Services
 ) -> None:
-    thread_id = await start(alice)
-    await store_unanswered(services, thread_id, "second question")
-    await alice.stream(
-        "threads.add_user_message", thread_id=thread_id, input=user_input("second question")
-    )
+    thread_id = await with_unanswered(alice, services, "second question")
+    await send(alice, thread_id, "second question")
     assert await conversation(alice, thread_id) == [
         ("user_message", "first question"),
         ("assistant_message", "answer to: first"),
@@ -66,15 +66,10 @@ async def test_a_resent_message_replaces_its_unanswered_copy(
 async def test_other_messages_and_answered_ones_are_kept(
     alice: ChatKit, services: Services
 ) -> None:
-    thread_id = await start(alice)
-    await store_unanswered(services, thread_id, "another question")
-    await alice.stream(
-        "threads.add_user_message", thread_id=thread_id, input=user_input("second question")
-    )
+    thread_id = await with_unanswered(alice, services, "another question")
+    await send(alice, thread_id, "second question")
     # Asked again after its answer, the same words are a new question.
-    await alice.stream(
-        "threads.add_user_message", thread_id=thread_id, input=user_input("second question")
-    )
+    await send(alice, thread_id, "second question")
     asked = [
         words for kind, words in await conversation(alice, thread_id) if kind == "user_message"
     ]
