@@ -138,11 +138,11 @@ async def open_services(
                 ) as store,
                 _thread_locks(settings, store) as locks,
             ):
-                # The book the tutor searches; an empty database gets the demo corpus. The
-                # question bank is read once: the settings checked it a moment ago.
-                bank = await _question_bank(settings.asked_dir)
+                # The book the tutor searches; an empty database gets the demo corpus.
                 textbook = LiveIndex(
-                    RagRepository(store), seed=demo_lessons(settings.site_url), asked=lambda: bank
+                    RagRepository(store),
+                    seed=demo_lessons(settings.site_url),
+                    asked=await _question_bank(settings.asked_dir),
                 )
                 # Fused into the search when configured; `robolearn ingest` stores the vectors.
                 vectors = (

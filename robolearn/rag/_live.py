@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
@@ -18,7 +18,6 @@ import attrs
 import trio
 
 from robolearn._threads import run_sync_in_thread
-from robolearn.rag._asked import load_asked
 from robolearn.rag._lessons import Lesson, read_lessons
 from robolearn.rag._questions import EvalQuestion
 from robolearn.rag._repository import Database, RagRepository
@@ -61,8 +60,8 @@ class LiveIndex:
     repository: RagRepository
     config: SearchConfig = attrs.field(factory=SearchConfig)
     seed: Sequence[Lesson] = ()
-    # The questions students asked that the search learns from (read at each rebuild).
-    asked: Callable[[], Sequence[EvalQuestion]] = load_asked
+    # The questions students asked that the search learns from (`load_asked`).
+    asked: Sequence[EvalQuestion] = ()
     _current: SearchIndex | None = attrs.field(default=None, init=False)
     _version: int | None = attrs.field(default=None, init=False)  # of the book last read
     _lessons: int = attrs.field(default=0, init=False)
@@ -112,7 +111,7 @@ class LiveIndex:
             started = time.perf_counter()
             # ~100 ms of CPU for the whole book: off the event loop.
             index = await run_sync_in_thread(
-                lambda: SearchIndex.build(corpus.chunks, self.config, asked=self.asked())
+                lambda: SearchIndex.build(corpus.chunks, self.config, asked=self.asked)
             )
             self._current = index if corpus.chunks else None
             self._version = corpus.version
@@ -178,10 +177,10 @@ async def open_live_index(
     refresh_interval: float,
     seed: Sequence[Lesson] = (),
     config: SearchConfig | None = None,
-    asked: Callable[[], Sequence[EvalQuestion]] = load_asked,
+    asked: Sequence[EvalQuestion] = (),
 ) -> AsyncIterator[LiveIndex]:
-    """A :class:`LiveIndex` over ``db``, loaded and kept fresh for the block; ``asked``
-    reads the questions students asked that its search learns from."""
+    """A :class:`LiveIndex` over ``db``, loaded and kept fresh for the block; its search
+    learns from the ``asked`` questions."""
     live = LiveIndex(RagRepository(db), config or SearchConfig(), tuple(seed), asked)
     async with live.running(refresh_interval):
         yield live

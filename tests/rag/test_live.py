@@ -16,6 +16,7 @@ from robolearn.rag import (
     LiveIndex,
     RagRepository,
     demo_lessons,
+    load_asked,
     open_live_index,
     read_lessons,
 )
@@ -54,7 +55,10 @@ def demo_paths() -> set[str]:
 
 
 async def test_an_empty_database_is_seeded_with_the_demo_corpus(store: PostgresStore) -> None:
-    async with open_live_index(store, refresh_interval=60, seed=demo_lessons(SITE)) as live:
+    bank = load_asked()  # the RoboLearn book's, as a server has it
+    async with open_live_index(
+        store, refresh_interval=60, seed=demo_lessons(SITE), asked=bank
+    ) as live:
         assert live.loaded
         stats = live.statistics()
         assert stats.lessons == len(demo_paths()) >= 3
@@ -141,7 +145,7 @@ async def test_the_live_index_learns_from_the_asked_questions(
     await RagRepository(store).ingest(read_lessons(write_docs(tmp_path, LESSONS), site_url=SITE))
     [nodes, *_] = LESSONS
     bank = [EvalQuestion("why does my program never show up in the graph", (nodes,))]
-    async with open_live_index(store, refresh_interval=60, asked=lambda: bank) as live:
+    async with open_live_index(store, refresh_interval=60, asked=bank) as live:
         index = live.current
         assert index is not None
         assert index.asked_questions == 1
